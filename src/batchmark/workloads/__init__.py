@@ -1,0 +1,1 @@
+"""Workload specs (framework-neutral) and their per-framework implementations."""

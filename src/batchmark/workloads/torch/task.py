@@ -1,0 +1,69 @@
+"""The interface every PyTorch workload implements, and the generic image-classifier task.
+
+A task owns its networks and optimizers and says what one training step's losses are. It does not know
+about devices, precision, memory layout or compilation: the torch backend applies the plan to
+``task.networks`` and wraps ``objectives`` in autocast, so every plan runs the same model code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class Objective:
+    """A loss and the optimizer that follows it; backward is restricted to that optimizer's parameters."""
+
+    loss: torch.Tensor
+    optimizer: torch.optim.Optimizer
+
+
+class TorchTask(ABC):
+    #: Every network that runs in a step, trainable or frozen; the backend moves, lays out and compiles them.
+    networks: dict[str, nn.Module]
+
+    @abstractmethod
+    def make_batch(self, batch_size: int, image_size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Synthetic inputs on `generator.device`, from its seed; made once, reused every step."""
+
+    @abstractmethod
+    def objectives(self, batch: tuple[torch.Tensor, ...]) -> list[Objective]:
+        """Forward pass and losses of one training step (the backend runs backward and the optimizers)."""
+
+    def set_modes(self) -> None:
+        """Train/eval mode of every network, set once before the first step."""
+        for network in self.networks.values():
+            network.train()
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for net in self.networks.values() for p in net.parameters() if p.requires_grad]
+
+
+def random_images(batch_size: int, image_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Images in [0, 1], shape (B, 3, S, S), made on the generator's device."""
+    return torch.rand(batch_size, 3, image_size, image_size, generator=generator, device=generator.device)
+
+
+class ClassifierTask(TorchTask):
+    """Image classification with cross-entropy and Adam: the seed's ResNet, MobileNet and DenseNet steps."""
+
+    def __init__(self, model: nn.Module, num_classes: int, learning_rate: float = 1e-3):
+        self.model = model
+        self.num_classes = num_classes
+        self.networks = {"model": model}
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+    def make_batch(self, batch_size, image_size, generator):
+        labels = torch.randint(0, self.num_classes, (batch_size,), generator=generator, device=generator.device)
+        return random_images(batch_size, image_size, generator), labels
+
+    def objectives(self, batch):
+        images, labels = batch
+        logits = self.model(images)  # (B, classes)
+        # Softmax + cross-entropy in fp32 even under autocast, as Keras's mixed-precision policy does.
+        return [Objective(F.cross_entropy(logits.float(), labels), self.optimizer)]
