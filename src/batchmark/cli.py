@@ -1,0 +1,214 @@
+"""The `batchmark` command: one function per subcommand. Bad input is one line on stderr and exit 2.
+
+Frameworks are never imported here: `--help`, `list` and `info` stay instant, and `run` leaves every
+framework to its worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from batchmark.engine.errors import UsageError
+from batchmark.workloads.registry import UnknownNameError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Seconds per training batch, honestly timed, for any machine, framework and device.")
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_FAILED_ROWS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PLUGINS_VARIABLE = "BATCHMARK_PLUGINS"  # comma-separated modules that register extra workloads
+
+
+def fail_usage(message: str) -> typer.Exit:
+    errors.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def load_plugins() -> list[str]:
+    import importlib
+
+    modules = [name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(",") if name.strip()]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise UsageError(f"{PLUGINS_VARIABLE}: cannot import '{module}': {error}") from None
+    return modules
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@app.command("list")
+def list_command() -> None:
+    """The workloads, frameworks, plans and devices available here."""
+    from batchmark.engine.plan import DeviceSupport, accelerated, baseline
+    from batchmark.frameworks import FRAMEWORKS, installed_version
+    from batchmark.machine import apple_gpu, cpu_has_fast_bf16, nvidia_gpus
+    from batchmark.workloads.registry import get_workload, workload_names
+
+    try:
+        load_plugins()
+    except UsageError as error:
+        raise fail_usage(str(error))
+    workloads = Table(title="Workloads")
+    for column in ("name", "model", "batch", "image", "quick (batch, image)", "loss"):
+        workloads.add_column(column)
+    for name in workload_names():
+        spec = get_workload(name)
+        workloads.add_row(name, spec.description, str(spec.batch_size), f"{spec.image_size}²",
+                          f"{spec.quick_batch_size}, {spec.quick_image_size}²", spec.loss)
+    console.print(workloads)
+
+    frameworks = Table(title="Frameworks")
+    frameworks.add_column("name")
+    frameworks.add_column("status")
+    for name, framework in FRAMEWORKS.items():
+        version = installed_version(name)
+        frameworks.add_row(name, f"installed {version}" if version else f"not installed: {framework.install}")
+    console.print(frameworks)
+
+    devices = Table(title="Devices (as the driver reports them; each framework is asked again at run time)")
+    devices.add_column("device")
+    devices.add_column("what")
+    bf16 = cpu_has_fast_bf16()
+    devices.add_row("cpu", "bf16 in hardware" if bf16 else "no bf16 in hardware")
+    for gpu in nvidia_gpus() + apple_gpu():
+        devices.add_row(gpu["kind"], f"{gpu['name']} (driver {gpu['driver']})")
+    console.print(devices)
+
+    best = "cuda" if nvidia_gpus() else "mps" if apple_gpu() else "cpu"
+    support = DeviceSupport(best, bf16=bf16 if best == "cpu" else best == "cuda", fp16=best != "cpu",
+                            tf32=best == "cuda", compile=best != "mps")
+    plans = Table(title="Plans (accelerated as it would resolve here; `--plan key=value,...` for any other)")
+    plans.add_column("name")
+    plans.add_column("switches")
+    plans.add_row("baseline", baseline("torch").describe())
+    plans.add_row("accelerated", accelerated("torch", support).describe())
+    console.print(plans)
+
+
+@app.command()
+def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerprint as JSON.")] = False) -> None:
+    """This machine's fingerprint: CPU, cores, memory, GPUs, OS, framework versions."""
+    from batchmark.machine import fingerprint
+
+    data = fingerprint()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    cpu = data["cpu"]
+    console.print(f"[bold]CPU[/]      {cpu['model']} ({cpu['arch']}), {cpu['physical_cores']} physical / "
+                  f"{cpu['logical_cores']} logical cores, {cpu['usable_cores']} usable", highlight=False)
+    console.print(f"[bold]flags[/]    {', '.join(cpu['flags']) or 'none of interest'}", highlight=False)
+    console.print(f"[bold]memory[/]   {data['memory_bytes'] / 2**30:.1f} GiB", highlight=False)
+    gpus = ", ".join(f"{gpu['name']} (driver {gpu['driver']})" for gpu in data["gpus"]) or "none"
+    console.print(f"[bold]GPUs[/]     {gpus}", highlight=False)
+    console.print(f"[bold]OS[/]       {data['os']['platform']}", highlight=False)
+    console.print(f"[bold]Python[/]   {data['python']}", highlight=False)
+    versions = ", ".join(f"{name} {version}" for name, version in data["frameworks"].items() if version)
+    console.print(f"[bold]frameworks[/] {versions or 'none installed'}", highlight=False)
+    console.print(f"[bold]batchmark[/] {data['batchmark']}", highlight=False)
+
+
+@app.command()
+def run(
+    workloads: Annotated[Optional[list[str]], typer.Argument(help="Workloads to run (default: all).")] = None,
+    framework: Annotated[str, typer.Option(help="Comma-separated frameworks.")] = "torch",
+    plan: Annotated[Optional[list[str]], typer.Option(
+        help="Named plans (baseline,accelerated) or one plan's switches, e.g. accelerated,compile=off. "
+             "Repeat for several.")] = None,
+    device: Annotated[str, typer.Option(help="auto keeps each plan's device; cpu, cuda or mps forces one.")] = "auto",
+    batch_size: Annotated[Optional[int], typer.Option(help="Override every workload's batch size.")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Override every workload's image size.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="A fixed number of timed steps instead of the adaptive rule.")] = None,
+    warmup: Annotated[Optional[int], typer.Option(help="Warm-up steps (default: the profile's).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Small images, few steps, no compile: a smoke run.")] = False,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds before a worker is killed.")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="A local weights file for the (single) workload.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the weights and the synthetic data.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON instead of the table.")] = False,
+    output: Annotated[Optional[Path], typer.Option(help="Where to write the results JSON.")] = None,
+) -> None:
+    """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
+    from batchmark.display import print_results
+    from batchmark.engine.plan import parse_plans
+    from batchmark.engine.profiles import PROFILES
+    from batchmark.engine.runner import Interrupted, SuiteRequest, new_results, plan_jobs, probe_devices, run_suite, validate
+    from batchmark.machine import fingerprint, nvidia_gpus
+    from batchmark.workloads.registry import workload_names
+
+    try:
+        plugins = load_plugins()
+        request = SuiteRequest(
+            workloads=workloads or workload_names(), frameworks=split_list(framework),
+            plans=parse_plans(plan or ["baseline,accelerated"]), device=device,
+            profile=PROFILES["quick" if quick else "standard"], batch_size=batch_size, image_size=image_size,
+            steps=steps, warmup=warmup, timeout=timeout, weights=weights, seed=seed, plugins=plugins,
+        )
+        validate(request)
+        if device == "cuda" and not nvidia_gpus():  # instant answer before any framework starts
+            raise UsageError("--device cuda: this machine has no NVIDIA GPU (nvidia-smi finds none). "
+                             "Allowed here: auto, cpu.")
+        devices = {name: probe_devices(name) for name in request.frameworks}
+        jobs = plan_jobs(request, devices)
+    except (UsageError, UnknownNameError) as error:
+        raise fail_usage(str(error))
+
+    results = new_results(sys.argv, request.profile, fingerprint())
+    path = output or default_output(results.run_id)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=errors, transient=True)
+    interrupted = False
+    with progress:
+        suite = progress.add_task("starting", total=len(jobs))
+        current = {"label": ""}
+
+        def on_start(index: int, job) -> None:
+            current["label"] = f"{job.workload} · {job.framework} · {job.plan_label}"
+            progress.update(suite, description=current["label"])
+
+        def on_progress(message: str) -> None:
+            progress.update(suite, description=f"{current['label']}: {message}")
+
+        try:
+            run_suite(request, jobs, results, path, on_start=on_start, on_progress=on_progress,
+                      on_row=lambda row: progress.advance(suite))
+        except Interrupted:
+            interrupted = True
+    if as_json:
+        print(results.model_dump_json(indent=2))
+    else:
+        print_results(results, console)
+    errors.print(f"results: {path}", highlight=False, soft_wrap=True)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if any(row.status == "failed" for row in results.rows):
+        raise typer.Exit(EXIT_FAILED_ROWS)
+
+
+def default_output(run_id: str) -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path("batchmark") / "runs" / f"{run_id}.json"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

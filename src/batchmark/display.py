@@ -1,0 +1,79 @@
+"""Rich rendering of results: the table, then warnings and failures next to the rows they concern."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from batchmark.engine.plan import Plan
+from batchmark.results import ResultsFile, Row
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return "—"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def speedup_text(speedup: float | None, is_baseline: bool) -> Text:
+    if speedup is None:
+        return Text("—", style="dim")
+    if is_baseline:
+        return Text("1.00x", style="dim")
+    if speedup >= 1:
+        return Text(f"{speedup:.2f}x faster", style="green")
+    return Text(f"{1 / speedup:.2f}x slower", style="bold red")
+
+
+def plan_cell(row: Row) -> Text:
+    text = Text(row.plan_label, style="bold")
+    text.append(f"\n{Plan(**row.plan).describe()}", style="dim")
+    return text
+
+
+def results_table(results: ResultsFile) -> Table:
+    table = Table(title=f"Seconds per training batch — run {results.run_id} ({results.profile} profile)",
+                  caption="lower is better; speedup = baseline median / plan median")
+    for header, justify in (("workload", "left"), ("plan", "left"), ("batch", "right"), ("s/batch (median)", "right"),
+                            ("95% CI", "right"), ("samples/s", "right"), ("compile s", "right"),
+                            ("warm-up s", "right"), ("peak mem", "right"), ("vs baseline", "right"), ("notes", "left")):
+        table.add_column(header, justify=justify)
+    for index, row in enumerate(results.rows, start=1):
+        batch = f"{row.batch_size}×{row.image_size}²"
+        if row.status == "failed":
+            table.add_row(row.workload, plan_cell(row), batch, Text(f"FAILED ({row.failure.kind})", style="bold red"),
+                          "", "", "", "", "", "", f"[{index}]")
+            continue
+        stats, measured = row.statistics, row.measured
+        notes = f"[{index}] {len(row.warnings)} warning(s)" if row.warnings else ""
+        table.add_row(
+            row.workload, plan_cell(row), batch,
+            f"{stats.median:.4f}",
+            f"{stats.ci_low:.4f}–{stats.ci_high:.4f}",
+            f"{row.samples_per_second:.1f}",
+            "—" if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
+            f"{sum(measured.warmup_seconds):.1f}",
+            human_bytes(measured.peak_memory_bytes),
+            speedup_text(row.speedup_vs_baseline, row.plan_label == "baseline"),
+            notes,
+        )
+    return table
+
+
+def print_results(results: ResultsFile, console: Console) -> None:
+    console.print(results_table(results))
+    for index, row in enumerate(results.rows, start=1):
+        # Text.assemble, not markup: failure messages quote user input and exceptions, brackets included.
+        if row.status == "failed":
+            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label} failed "
+                                                          f"({row.failure.kind}): ", "bold red"), row.failure.message))
+        for warning in row.warnings:
+            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label}: ", "yellow"),
+                                        warning.message))
+    if results.interrupted:
+        console.print("[bold yellow]Interrupted: the rows above finished and are saved; the rest did not run.[/]")

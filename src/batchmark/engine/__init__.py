@@ -1,0 +1,1 @@
+"""The benchmark engine: plans, worker subprocesses, synchronized timing and statistics."""

@@ -1,0 +1,147 @@
+"""What to run: a plan is every switch that can change how fast one training step goes.
+
+Two named plans exist: ``baseline`` (the plain framework as a user gets it) and ``accelerated`` (every
+switch the device supports, assumed rather than measured; the tune command measures). ``--plan`` also
+takes explicit switches, ``device=cpu,precision=bf16``, applied on top of a named plan (baseline unless
+one is named), so that an ablation is one command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from batchmark.workloads.registry import UnknownNameError, unknown
+
+DEVICES = ("cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
+# torch.compile modes; "off" is eager. Other frameworks map these onto their own compilers.
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+PLAN_NAMES = ("baseline", "accelerated")
+SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
+
+
+@dataclass(frozen=True)
+class Plan:
+    framework: str = "torch"
+    device: str = "cpu"  # the framework's default device: what a user gets without asking
+    precision: str = "fp32"  # fp32 means true fp32: TF32 is switched off unless precision=tf32
+    compile: str = "off"
+    channels_last: bool = False
+    threads: int | None = None  # None: the framework's own default (all physical cores)
+
+    def describe(self) -> str:
+        threads = "default" if self.threads is None else str(self.threads)
+        layout = "channels_last" if self.channels_last else "contiguous"
+        return (f"{self.framework} {self.device} {self.precision} compile={self.compile} "
+                f"{layout} threads={threads}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DeviceSupport:
+    """What a device offers; the runner fills it from the machine fingerprint."""
+
+    name: str
+    bf16: bool  # fast bf16 in hardware (AVX-512 BF16 / AMX on CPU, Ampere+ on CUDA)
+    fp16: bool
+    tf32: bool
+    compile: bool
+
+
+def baseline(framework: str) -> Plan:
+    return Plan(framework=framework)
+
+
+def accelerated(framework: str, device: DeviceSupport) -> Plan:
+    """Every switch the device supports. Assumed to help; batchmark's tables show whether it did."""
+    if device.bf16:
+        precision = "bf16"
+    elif device.fp16:
+        precision = "fp16"
+    else:
+        precision = "fp32"
+    return Plan(
+        framework=framework,
+        device=device.name,
+        precision=precision,
+        compile="default" if device.compile else "off",
+        channels_last=True,
+    )
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise UnknownNameError(f"plan switch {key}={value!r} is not a boolean. Allowed: true, false.")
+
+
+def _parse_switch(key: str, value: str) -> tuple[str, object]:
+    if key == "device":
+        if value not in DEVICES:
+            raise unknown("device", value, list(DEVICES))
+        return key, value
+    if key == "precision":
+        if value not in PRECISIONS:
+            raise unknown("precision", value, list(PRECISIONS))
+        return key, value
+    if key == "compile":
+        if value not in COMPILE_MODES:
+            raise unknown("compile mode", value, list(COMPILE_MODES))
+        return key, value
+    if key == "channels_last":
+        return key, _parse_bool(key, value)
+    if key == "threads":
+        if value == "default":
+            return key, None
+        if not value.isdigit() or int(value) < 1:
+            raise UnknownNameError(f"plan switch threads={value!r} must be a positive integer or 'default'.")
+        return key, int(value)
+    raise unknown("plan switch", key, list(SWITCHES))
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A plan as the user named it, resolved against a framework and device when the suite is built."""
+
+    label: str  # what the tables call it: "baseline", "accelerated" or the switches as typed
+    base: str  # the named plan the switches start from
+    switches: tuple[tuple[str, object], ...] = ()
+
+    def resolve(self, framework: str, device: DeviceSupport, device_override: str | None) -> Plan:
+        plan = baseline(framework) if self.base == "baseline" else accelerated(framework, device)
+        if device_override is not None:
+            plan = dataclasses.replace(plan, device=device_override)
+        return dataclasses.replace(plan, **dict(self.switches))
+
+
+def parse_plans(values: list[str]) -> list[PlanRequest]:
+    """Parse `--plan` values.
+
+    A value without '=' is a comma-separated list of named plans ("baseline,accelerated"). A value with
+    '=' is one plan: an optional named base followed by switches ("accelerated,compile=off").
+    """
+    requests: list[PlanRequest] = []
+    for value in values:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items:
+            raise UnknownNameError(f"empty --plan. Allowed: {', '.join(PLAN_NAMES)} or switches like precision=bf16.")
+        if not any("=" in item for item in items):
+            for name in items:
+                if name not in PLAN_NAMES:
+                    raise unknown("plan", name, list(PLAN_NAMES))
+                requests.append(PlanRequest(label=name, base=name))
+            continue
+        names = [item for item in items if "=" not in item]
+        if len(names) > 1 or any(name not in PLAN_NAMES for name in names):
+            raise UnknownNameError(
+                f"--plan {value!r}: switches may follow at most one named plan ({', '.join(PLAN_NAMES)})."
+            )
+        switches = [_parse_switch(*item.split("=", 1)) for item in items if "=" in item]
+        requests.append(PlanRequest(label=value, base=names[0] if names else "baseline", switches=tuple(switches)))
+    return requests

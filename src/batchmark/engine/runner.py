@@ -1,0 +1,286 @@
+"""The parent side: validate a request, run each (workload, plan) in a worker, collect and save rows.
+
+Results are written after every row, atomically, so that a crash, a kill or Ctrl-C loses at most the row
+in flight. Workers run in their own session so that Ctrl-C reaches the parent only; the parent then kills
+the worker's whole process group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import batchmark
+from batchmark.engine.errors import UsageError
+from batchmark.engine.plan import DeviceSupport, Plan, PlanRequest
+from batchmark.engine.profiles import Profile
+from batchmark.engine.stats import stability_warnings, summarize
+from batchmark.engine.worker import RunSpec, WorkerReply
+from batchmark.frameworks import get_framework, installed_version
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput
+from batchmark.workloads.registry import get_workload
+
+DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
+PROBE_TIMEOUT_SECONDS = 120  # importing a framework cold can take tens of seconds on a slow disk
+LOG_TAIL_CHARACTERS = 2000
+
+
+@dataclass(frozen=True)
+class Job:
+    workload: str
+    framework: str
+    plan_label: str
+    plan: Plan
+    batch_size: int
+    image_size: int
+
+
+@dataclass
+class SuiteRequest:
+    workloads: list[str]
+    frameworks: list[str]
+    plans: list[PlanRequest]
+    device: str  # "auto" keeps each plan's own device
+    profile: Profile
+    batch_size: int | None = None
+    image_size: int | None = None
+    steps: int | None = None  # a fixed number of timed steps, replacing the adaptive rule
+    warmup: int | None = None
+    timeout: float | None = None
+    weights: Path | None = None
+    seed: int = 0
+    plugins: list[str] = field(default_factory=list)
+
+
+def validate(request: SuiteRequest) -> None:
+    """Everything that can be checked without running a framework; raises UsageError."""
+    for name in request.workloads:
+        get_workload(name)
+    for name in request.frameworks:
+        get_framework(name)
+        if installed_version(name) is None:
+            raise UsageError(f"framework '{name}' is not installed; install it with: {get_framework(name).install}")
+    if request.device not in ("auto", *DEVICE_PREFERENCE):
+        raise UsageError(f"unknown device '{request.device}'. Allowed: auto, {', '.join(DEVICE_PREFERENCE)}.")
+    for option, value in (("--batch-size", request.batch_size), ("--steps", request.steps),
+                          ("--image-size", request.image_size)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{option} must be a positive integer, got {value}.")
+    if request.warmup is not None and request.warmup < 0:
+        raise UsageError(f"--warmup must be 0 or more, got {request.warmup}.")
+    if request.timeout is not None and request.timeout <= 0:
+        raise UsageError(f"--timeout must be positive seconds, got {request.timeout}.")
+    if request.weights is not None:
+        if len(request.workloads) != 1:
+            raise UsageError("--weights needs exactly one workload: a weights file belongs to one model.")
+        if not request.weights.is_file():
+            raise UsageError(f"--weights {request.weights}: no such file.")
+    if request.image_size is not None:
+        for name in request.workloads:
+            spec = get_workload(name)
+            if request.image_size < spec.min_image_size or request.image_size % spec.image_multiple:
+                multiple = f" and a multiple of {spec.image_multiple}" if spec.image_multiple > 1 else ""
+                raise UsageError(f"--image-size {request.image_size} does not fit {name}: it needs at least "
+                                 f"{spec.min_image_size}{multiple}.")
+
+
+def probe_devices(framework: str) -> dict[str, DeviceSupport]:
+    """The devices `framework` can use here, asked of the framework itself in a subprocess."""
+    with tempfile.TemporaryDirectory(prefix="batchmark-probe-") as folder:
+        reply_path = Path(folder) / "reply.json"
+        completed = subprocess.run(
+            [sys.executable, "-m", "batchmark.engine.worker", "--probe", framework, str(reply_path)],
+            capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS,
+        )
+        if not reply_path.exists():
+            raise UsageError(f"framework '{framework}' failed to start (exit {completed.returncode}): "
+                             f"{_last_line(completed.stderr)}")
+        reply = WorkerReply.model_validate_json(reply_path.read_text())
+    if reply.status != "ok":
+        raise UsageError(f"framework '{framework}' failed to start: {reply.failure.message}")
+    return {device["name"]: DeviceSupport(**device) for device in reply.devices}
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]]) -> list[Job]:
+    """Every (workload, framework, plan) to run, in the order they are run: workload-major, so that a
+    workload's baseline and accelerated rows finish together."""
+    jobs = []
+    for framework in request.frameworks:
+        available = devices[framework]
+        if request.device != "auto" and request.device not in available:
+            raise UsageError(f"--device {request.device} is not available to {framework} on this machine. "
+                             f"Available: {', '.join(available)}.")
+    for workload in request.workloads:
+        spec = get_workload(workload)
+        quick = request.profile.name == "quick"
+        batch_size = request.batch_size or (spec.quick_batch_size if quick else spec.batch_size)
+        image_size = request.image_size or (spec.quick_image_size if quick else spec.image_size)
+        for framework in request.frameworks:
+            available = devices[framework]
+            target = request.device if request.device != "auto" else next(d for d in DEVICE_PREFERENCE if d in available)
+            override = None if request.device == "auto" else request.device
+            for plan_request in request.plans:
+                plan = plan_request.resolve(framework, available[target], override)
+                if not request.profile.compile and plan_request.base == "accelerated" and not any(
+                        key == "compile" for key, _ in plan_request.switches):
+                    plan = dataclasses.replace(plan, compile="off")
+                jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size))
+    return jobs
+
+
+def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
+    common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
+                  plan=job.plan.as_dict(), batch_size=job.batch_size, image_size=job.image_size)
+    if failure is not None:
+        return Row(status="failed", failure=failure, measured=output, **common)
+    summary = summarize(output.step_seconds)
+    statistics = Statistics(n=summary.n, median=summary.median, mean=summary.mean, stdev=summary.stdev,
+                            q1=summary.q1, q3=summary.q3, iqr=summary.iqr, min=summary.minimum,
+                            max=summary.maximum, cv=summary.cv, ci_low=summary.ci_low, ci_high=summary.ci_high)
+    compile_seconds = None
+    if job.plan.compile != "off":
+        # What warm-up cost above the steady state: compilation, autotuning, recompiles.
+        compile_seconds = sum(max(0.0, seconds - summary.median) for seconds in output.warmup_seconds)
+    return Row(
+        status="ok", measured=output, statistics=statistics,
+        warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(output.step_seconds)],
+        samples_per_second=job.batch_size / summary.median,
+        compile_seconds=compile_seconds,
+        **common,
+    )
+
+
+def apply_speedups(rows: list[Row]) -> None:
+    """speedup = baseline median / plan median, against the baseline of the same workload, framework and sizes."""
+    baselines = {
+        (row.workload, row.framework, row.batch_size, row.image_size): row.statistics.median
+        for row in rows if row.status == "ok" and row.plan_label == "baseline"
+    }
+    for row in rows:
+        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
+        row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
+
+
+def _signal_reason(returncode: int) -> Failure:
+    number = -returncode
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGKILL:
+        return Failure(kind="oom", message=f"worker killed by {name}: most likely the kernel's out-of-memory killer")
+    if number == signal.SIGSEGV:
+        return Failure(kind="crash", message=f"worker crashed: segmentation fault ({name})")
+    return Failure(kind="crash", message=f"worker died of {name}")
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the rows finished so far are saved; the row in flight is recorded as interrupted."""
+
+
+def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None]) -> Row:
+    profile = request.profile
+    slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
+    spec = RunSpec(
+        workload=job.workload, framework=job.framework, plan=job.plan.as_dict(), batch_size=job.batch_size,
+        image_size=job.image_size, seed=request.seed,
+        warmup_steps=profile.warmup_steps if request.warmup is None else request.warmup,
+        min_seconds=0.0 if request.steps else profile.min_seconds,
+        min_steps=request.steps or profile.min_steps,
+        max_steps=request.steps or profile.max_steps,
+        weights=str(request.weights) if request.weights else None,
+        plugins=request.plugins,
+        reply_path=str(workdir / f"{slug}.reply.json"),
+        progress_path=str(workdir / f"{slug}.progress"),
+    )
+    spec_path = workdir / f"{slug}.spec.json"
+    spec_path.write_text(spec.model_dump_json())
+    log_path = workdir / f"{slug}.log"
+    timeout = request.timeout or profile.timeout_seconds
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "batchmark.engine.worker", str(spec_path)],
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while worker.poll() is None:
+                if time.monotonic() > deadline:
+                    _kill(worker)
+                    return make_row(job, None, Failure(kind="timeout", message=f"no result after {timeout:g} s; worker killed"))
+                try:
+                    on_progress(Path(spec.progress_path).read_text())
+                except OSError:
+                    pass
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            _kill(worker)
+            raise Interrupted() from None
+    reply_path = Path(spec.reply_path)
+    if reply_path.exists():
+        reply = WorkerReply.model_validate_json(reply_path.read_text())
+        return make_row(job, reply.output, reply.failure)
+    if worker.returncode < 0:
+        return make_row(job, None, _signal_reason(worker.returncode))
+    tail = _last_line(log_path.read_text()[-LOG_TAIL_CHARACTERS:])
+    return make_row(job, None, Failure(kind="crash", message=f"worker exited {worker.returncode} without a result: {tail}"))
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    worker.wait()
+
+
+def new_results(command: list[str], profile: Profile, machine: dict) -> ResultsFile:
+    now = dt.datetime.now(dt.timezone.utc)
+    return ResultsFile(
+        batchmark_version=batchmark.__version__,
+        run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        command=command, profile=profile.name, started_at=now.isoformat(), machine=machine,
+    )
+
+
+def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, output: Path,
+              on_start: Callable[[int, Job], None] = lambda index, job: None,
+              on_progress: Callable[[str], None] = lambda message: None,
+              on_row: Callable[[Row], None] = lambda row: None) -> ResultsFile:
+    """Run `jobs` in order, saving `results` to `output` after every row. Raises Interrupted on Ctrl-C."""
+    results.write(output)
+    with tempfile.TemporaryDirectory(prefix="batchmark-run-") as folder:
+        for index, job in enumerate(jobs):
+            on_start(index, job)
+            try:
+                row = run_job(job, request, Path(folder), on_progress)
+            except Interrupted:
+                results.rows.append(make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")))
+                results.interrupted = True
+                _finish(results, output)
+                raise
+            results.rows.append(row)
+            apply_speedups(results.rows)
+            results.write(output)
+            on_row(row)
+    _finish(results, output)
+    return results
+
+
+def _finish(results: ResultsFile, output: Path) -> None:
+    results.finished_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    apply_speedups(results.rows)
+    results.write(output)

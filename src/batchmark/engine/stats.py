@@ -1,0 +1,122 @@
+"""Statistics of per-step samples, and the closed set of stability warnings.
+
+Medians rather than means: step times on a shared machine have a long right tail (another process, a
+page fault, a GC pause), and the median is what a user's training loop sees most of the time. The 95% CI
+of the median is a percentile bootstrap, which assumes nothing about the distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 10_000  # enough for a stable 2.5/97.5 percentile; costs milliseconds
+BOOTSTRAP_SEED = 0  # the CI of the same samples must be the same number every time it is printed
+HIGH_DISPERSION_CV = 0.10  # above 10% the median itself moves by several % between runs
+OUTLIER_MODIFIED_Z = 3.5  # Iglewicz and Hoaglin's cut-off, as hyperfine uses
+SLOW_FIRST_STEP_RATIO = 1.5  # the first timed step this much above the median means warm-up was too short
+MIN_SAMPLES = 5  # fewer make the bootstrap CI meaningless
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    median: float
+    mean: float
+    stdev: float
+    q1: float
+    q3: float
+    minimum: float
+    maximum: float
+    ci_low: float  # bootstrap 95% CI of the median
+    ci_high: float
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation, stdev / mean."""
+        return self.stdev / self.mean if self.mean > 0 else 0.0
+
+
+def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    data = np.asarray(samples, dtype=float)
+    if data.size == 1:
+        return float(data[0]), float(data[0])
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    resamples = rng.choice(data, size=(BOOTSTRAP_RESAMPLES, data.size), replace=True)
+    medians = np.median(resamples, axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def summarize(samples: list[float]) -> Summary:
+    if not samples:
+        raise ValueError("no samples to summarize")
+    data = np.asarray(samples, dtype=float)
+    q1, median, q3 = np.percentile(data, [25, 50, 75])
+    ci_low, ci_high = bootstrap_median_ci(samples)
+    return Summary(
+        n=int(data.size),
+        median=float(median),
+        mean=float(data.mean()),
+        stdev=float(data.std(ddof=1)) if data.size > 1 else 0.0,
+        q1=float(q1),
+        q3=float(q3),
+        minimum=float(data.min()),
+        maximum=float(data.max()),
+        ci_low=ci_low,
+        ci_high=ci_high,
+    )
+
+
+def modified_z_scores(samples: list[float]) -> list[float]:
+    """Iglewicz-Hoaglin modified Z-scores: robust to the outliers they are looking for."""
+    data = np.asarray(samples, dtype=float)
+    median = np.median(data)
+    mad = np.median(np.abs(data - median))
+    if mad == 0:
+        return [0.0 if x == median else math.inf for x in data]
+    return [float(0.6745 * (x - median) / mad) for x in data]
+
+
+class StabilityWarning(str, Enum):
+    """Closed set: every warning names its cause and a fix."""
+
+    TOO_FEW_SAMPLES = "too_few_samples"
+    HIGH_DISPERSION = "high_dispersion"
+    OUTLIERS = "outliers"
+    SLOW_FIRST_STEP = "slow_first_step"
+
+
+def stability_warnings(samples: list[float]) -> list[tuple[StabilityWarning, str]]:
+    """The warnings that apply to these step times, each with a message that says what to do."""
+    found: list[tuple[StabilityWarning, str]] = []
+    if len(samples) < MIN_SAMPLES:
+        found.append((StabilityWarning.TOO_FEW_SAMPLES,
+                      f"only {len(samples)} timed steps (< {MIN_SAMPLES}): the CI is not meaningful; "
+                      "raise --steps or drop --quick"))
+    if len(samples) < 2:
+        return found
+    summary = summarize(samples)
+    if summary.cv > HIGH_DISPERSION_CV:
+        found.append((StabilityWarning.HIGH_DISPERSION,
+                      f"step times vary by {summary.cv:.0%} (CV > {HIGH_DISPERSION_CV:.0%}): "
+                      "close other programs, pin --plan threads=N, or run more steps"))
+    outliers = sum(1 for z in modified_z_scores(samples) if abs(z) > OUTLIER_MODIFIED_Z)
+    if outliers:
+        found.append((StabilityWarning.OUTLIERS,
+                      f"{outliers} outlier step(s) (modified Z > {OUTLIER_MODIFIED_Z}): "
+                      "another process was likely running; rerun on a quiet machine"))
+    rest_median = float(np.median(samples[1:]))
+    if samples[0] > SLOW_FIRST_STEP_RATIO * rest_median:
+        found.append((StabilityWarning.SLOW_FIRST_STEP,
+                      f"the first timed step took {samples[0] / rest_median:.1f}x the median of the rest: "
+                      "warm-up was too short; raise --warmup"))
+    return found

@@ -1,0 +1,131 @@
+"""One measured run in its own process: `python -m batchmark.engine.worker SPEC.json`.
+
+Also `--probe FRAMEWORK REPLY.json`, which lists the devices a framework can use here.
+
+The parent writes a RunSpec, the worker writes a WorkerReply to `spec.reply_path`. A fresh process per
+(workload, plan) means no allocator, thread-pool or compile-cache state leaks from one row into the next,
+and a crash or an OOM kill costs one row, not the suite. Any exception becomes a failed reply with its
+kind and a one-line reason; the traceback goes to stderr, which the parent keeps in a log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from batchmark.engine.errors import Unsupported
+from batchmark.engine.plan import DeviceSupport, Plan
+from batchmark.engine.timing import StopRule, measure
+from batchmark.results import Failure, WorkerOutput
+
+
+class RunSpec(BaseModel):
+    workload: str
+    framework: str
+    plan: dict
+    batch_size: int
+    image_size: int
+    seed: int
+    warmup_steps: int
+    min_seconds: float
+    min_steps: int
+    max_steps: int
+    weights: str | None = None
+    plugins: list[str] = []  # modules imported first; they may register workloads (tests, user models)
+    reply_path: str
+    progress_path: str
+
+
+class WorkerReply(BaseModel):
+    status: Literal["ok", "failed"]
+    output: WorkerOutput | None = None
+    failure: Failure | None = None
+    devices: list[dict] | None = None  # for probe requests
+
+
+def classify(error: BaseException) -> Failure:
+    text = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    lowered = text.lower()
+    if isinstance(error, MemoryError) or "out of memory" in lowered or "can't allocate memory" in lowered:
+        return Failure(kind="oom", message=text)
+    if isinstance(error, (Unsupported, NotImplementedError)):
+        return Failure(kind="unsupported", message=str(error) or text)
+    return Failure(kind="error", message=text)
+
+
+def write_reply(path: str, reply: WorkerReply) -> None:
+    temporary = Path(f"{path}.tmp")
+    temporary.write_text(reply.model_dump_json())
+    os.replace(temporary, path)
+
+
+def run(spec: RunSpec) -> WorkerOutput:
+    from batchmark.frameworks import load_backend
+
+    def progress(message: str) -> None:
+        Path(spec.progress_path).write_text(message)
+
+    plan = Plan(**spec.plan)
+    backend = load_backend(spec.framework)
+    progress("building")
+    start = time.perf_counter()
+    prepared = backend.prepare(spec.workload, plan, spec.batch_size, spec.image_size, spec.seed,
+                               Path(spec.weights) if spec.weights else None)
+    setup_seconds = time.perf_counter() - start
+    rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps)
+    measurement = measure(prepared.session, rule, progress=progress)
+    peak_memory, memory_kind = prepared.device.peak_memory()
+    return WorkerOutput(
+        setup_seconds=setup_seconds,
+        warmup_seconds=measurement.warmup_seconds,
+        step_seconds=measurement.step_seconds,
+        losses=measurement.losses,
+        peak_memory_bytes=peak_memory,
+        memory_kind=memory_kind,
+        forward_flops_per_sample=prepared.forward_flops_per_sample,
+        train_flops_per_sample=prepared.train_flops_per_sample,
+        device_name=prepared.device.description(),
+        framework_version=backend.version(),
+        threads=backend.threads(),
+    )
+
+
+def probe(framework: str) -> list[DeviceSupport]:
+    from batchmark.frameworks import load_backend
+
+    return load_backend(framework).devices()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "--probe":  # --probe FRAMEWORK REPLY_PATH
+        framework, reply_path = argv[2], argv[3]
+        try:
+            devices = [device.__dict__ for device in probe(framework)]
+            write_reply(reply_path, WorkerReply(status="ok", devices=devices))
+            return 0
+        except Exception as error:  # a broken install must become a message, not a hang
+            traceback.print_exc()
+            write_reply(reply_path, WorkerReply(status="failed", failure=classify(error)))
+            return 1
+    spec = RunSpec.model_validate_json(Path(argv[1]).read_text())
+    for module in spec.plugins:
+        importlib.import_module(module)
+    try:
+        output = run(spec)
+    except BaseException as error:
+        traceback.print_exc()
+        write_reply(spec.reply_path, WorkerReply(status="failed", failure=classify(error)))
+        return 1
+    write_reply(spec.reply_path, WorkerReply(status="ok", output=output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,225 @@
+"""PyTorch: turn a plan into a runnable training step. Imported only inside a worker process.
+
+The workload's task knows nothing of devices, precision, layout or compilation; everything a plan
+switches is applied here, so that two plans of one workload run exactly the same model code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import resource
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from batchmark.engine.errors import Unsupported
+from batchmark.engine.plan import DeviceSupport, Plan
+from batchmark.frameworks.torch_flops import flop_counter_mode
+from batchmark.machine import cpu_has_fast_bf16
+from batchmark.workloads.registry import implementation
+from batchmark.workloads.torch.task import TorchTask
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+FLOP_COUNT_BATCH = 2  # >1 so that BatchNorm in training mode accepts 1x1 feature maps
+
+
+class TorchDevice:
+    """Synchronization, autocast and memory accounting for one torch device."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.torch_device = torch.device(name)
+
+    def synchronize(self) -> None:
+        if self.name == "cuda":
+            torch.cuda.synchronize()
+        elif self.name == "mps":
+            torch.mps.synchronize()
+        # CPU kernels run synchronously: there is nothing to wait for.
+
+    def description(self) -> str:
+        if self.name == "cuda":
+            return torch.cuda.get_device_name()
+        return self.name
+
+    def reset_peak_memory(self) -> None:
+        if self.name == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        if self.name == "cuda":
+            return torch.cuda.max_memory_allocated(), "CUDA max allocated"
+        if self.name == "mps":
+            return torch.mps.driver_allocated_memory(), "MPS driver allocated at end"
+        # ru_maxrss is KiB on Linux and bytes on macOS; it covers the whole worker process.
+        scale = 1 if sys.platform == "darwin" else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, "process peak RSS"
+
+
+def available_devices() -> list[DeviceSupport]:
+    has_compiler = shutil.which("cc") is not None or shutil.which("gcc") is not None
+    devices = [DeviceSupport("cpu", bf16=cpu_has_fast_bf16(), fp16=False, tf32=False, compile=has_compiler)]
+    if torch.cuda.is_available():
+        major, _ = torch.cuda.get_device_capability()
+        devices.append(DeviceSupport("cuda", bf16=torch.cuda.is_bf16_supported(), fp16=True, tf32=major >= 8,
+                                     compile=True))
+    if torch.backends.mps.is_available():
+        # torch.compile on MPS is still experimental; the accelerated plan stays eager there.
+        devices.append(DeviceSupport("mps", bf16=False, fp16=True, tf32=False, compile=False))
+    return devices
+
+
+def check_supported(plan: Plan) -> None:
+    support = {device.name: device for device in available_devices()}
+    if plan.device not in support:
+        raise Unsupported(f"device '{plan.device}' is not available to torch here (available: {', '.join(support)})")
+    if plan.precision == "tf32" and not support[plan.device].tf32:
+        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
+    if plan.compile != "off" and not support[plan.device].compile:
+        raise Unsupported(f"torch.compile is not supported on '{plan.device}' here")
+
+
+def set_float32_math(plan: Plan) -> None:
+    """fp32 means fp32: PyTorch lets cuDNN use TF32 by default, which would flatter the fp32 plan."""
+    allow_tf32 = plan.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    torch.set_float32_matmul_precision("high" if allow_tf32 else "highest")
+
+
+def load_weights(task: TorchTask, path: Path) -> None:
+    """A state dict for the one trainable network, or {network name: state dict} for several."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if set(state) <= set(task.networks) and all(isinstance(value, dict) for value in state.values()):
+        for name, network_state in state.items():
+            task.networks[name].load_state_dict(network_state)
+        return
+    trainable = [net for net in task.networks.values() if any(p.requires_grad for p in net.parameters())]
+    if len(trainable) != 1:
+        raise ValueError(f"{path}: give a dict keyed by network ({', '.join(task.networks)}) for this workload")
+    trainable[0].load_state_dict(state)
+
+
+class TorchSession:
+    """One prepared (workload, plan): the step the engine times."""
+
+    def __init__(self, task: TorchTask, plan: Plan, device: TorchDevice, batch: tuple[torch.Tensor, ...]):
+        self.task = task
+        self.device = device
+        self.batch = batch
+        dtype = AUTOCAST_DTYPES.get(plan.precision)
+        self.autocast = (lambda: torch.autocast(device.name, dtype=dtype)) if dtype else contextlib.nullcontext
+        # fp16 has too little range for gradients; bf16 has fp32's range and needs no scaling.
+        self.scaler = torch.amp.GradScaler(device.name) if plan.precision == "fp16" else None
+        self._parameters: dict[int, list[torch.nn.Parameter]] = {}
+
+    def _parameters_of(self, optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+        key = id(optimizer)
+        if key not in self._parameters:
+            self._parameters[key] = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        return self._parameters[key]
+
+    def step(self) -> torch.Tensor:
+        with self.autocast():
+            objectives = self.task.objectives(self.batch)
+        last = len(objectives) - 1
+        for index, objective in enumerate(objectives):
+            objective.optimizer.zero_grad(set_to_none=True)
+            loss = self.scaler.scale(objective.loss) if self.scaler else objective.loss
+            # Each loss updates only its own optimizer's parameters, as tape.gradient(loss, model.variables) does.
+            loss.backward(inputs=self._parameters_of(objective.optimizer), retain_graph=index < last)
+        for objective in objectives:
+            if self.scaler:
+                self.scaler.step(objective.optimizer)
+            else:
+                objective.optimizer.step()
+        if self.scaler:
+            self.scaler.update()
+        return sum(objective.loss.detach().float() for objective in objectives)
+
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def read_loss(self, handle: torch.Tensor) -> float:
+        return float(handle.item())
+
+
+def count_flops(factory, image_size: int) -> tuple[float, float]:
+    """(forward, forward+backward) FLOPs per sample of one training step, eager fp32 on the CPU.
+
+    Counted on a separate small batch: FLOPs do not depend on the plan, and counting under a compiled
+    or autocast step would count the compiler's work, not the model's.
+    """
+    task: TorchTask = factory()
+    task.set_modes()
+    generator = torch.Generator().manual_seed(0)
+    batch = task.make_batch(FLOP_COUNT_BATCH, image_size, generator)
+    forward_counter, backward_counter = flop_counter_mode(), flop_counter_mode()
+    with forward_counter:
+        objectives = task.objectives(batch)
+    with backward_counter:
+        for index, objective in enumerate(objectives):
+            params = [p for g in objective.optimizer.param_groups for p in g["params"] if p.requires_grad]
+            objective.loss.backward(inputs=params, retain_graph=index < len(objectives) - 1)
+    forward = forward_counter.get_total_flops()
+    total = forward + backward_counter.get_total_flops()
+    del task, batch, objectives
+    gc.collect()
+    return forward / FLOP_COUNT_BATCH, total / FLOP_COUNT_BATCH
+
+
+@dataclass
+class Prepared:
+    session: TorchSession
+    device: TorchDevice
+    forward_flops_per_sample: float | None
+    train_flops_per_sample: float | None
+
+
+class TorchBackend:
+    name = "torch"
+
+    def version(self) -> str:
+        return torch.__version__
+
+    def devices(self) -> list[DeviceSupport]:
+        return available_devices()
+
+    def threads(self) -> int:
+        return torch.get_num_threads()
+
+    def prepare(self, workload: str, plan: Plan, batch_size: int, image_size: int, seed: int,
+                weights: Path | None, count_model_flops: bool = True) -> Prepared:
+        check_supported(plan)
+        if plan.threads is not None:
+            torch.set_num_threads(plan.threads)
+        set_float32_math(plan)
+        factory = implementation("torch", workload)
+        forward_flops = train_flops = None
+        if count_model_flops:
+            torch.manual_seed(seed)
+            forward_flops, train_flops = count_flops(factory, image_size)
+
+        torch.manual_seed(seed)  # the same initial weights for every plan
+        task: TorchTask = factory()
+        if weights is not None:
+            load_weights(task, weights)
+        device = TorchDevice(plan.device)
+        memory_format = torch.channels_last if plan.channels_last else torch.contiguous_format
+        for network in task.networks.values():
+            network.to(device=device.torch_device, memory_format=memory_format)
+        task.set_modes()
+        generator = torch.Generator(device=device.torch_device).manual_seed(seed)
+        batch = tuple(
+            t.contiguous(memory_format=memory_format) if t.dim() == 4 else t
+            for t in task.make_batch(batch_size, image_size, generator)
+        )
+        if plan.compile != "off":
+            for network in task.networks.values():
+                network.compile(mode=None if plan.compile == "default" else plan.compile)
+        device.reset_peak_memory()
+        return Prepared(TorchSession(task, plan, device, batch), device, forward_flops, train_flops)

@@ -1,0 +1,111 @@
+"""This machine's fingerprint: what a result was measured on, read without importing any framework."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+import batchmark
+
+# Flags that change which kernels a framework can use; the rest of /proc/cpuinfo is noise here.
+CPU_FLAGS_OF_INTEREST = (
+    "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
+    "asimd", "sve", "bf16",
+)
+FRAMEWORK_DISTRIBUTIONS = ("torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib")
+
+
+def _linux_cpu() -> tuple[str, set[str]] | None:
+    """Model and flags straight from /proc/cpuinfo: instant, where py-cpuinfo spends ~1 s in a subprocess."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "flags" not in fields and "Features" not in fields:
+        return None
+    return fields.get("model name", "unknown"), set(fields.get("flags", fields.get("Features", "")).split())
+
+
+@functools.cache
+def cpu_info() -> dict:
+    linux = _linux_cpu()
+    if linux is not None:
+        model, flags = linux
+    else:
+        import cpuinfo  # py-cpuinfo: portable, but slow, so only where /proc/cpuinfo is missing
+
+        info = cpuinfo.get_cpu_info()
+        model, flags = info.get("brand_raw") or platform.processor() or "unknown", set(info.get("flags", []))
+    return {
+        "model": model,
+        "arch": platform.machine(),
+        "flags": [flag for flag in CPU_FLAGS_OF_INTEREST if flag in flags],
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else psutil.cpu_count(),
+    }
+
+
+def cpu_has_fast_bf16() -> bool:
+    """bf16 arithmetic in hardware: AVX-512 BF16 or AMX on x86, the BF16 extension on Arm."""
+    flags = set(cpu_info()["flags"])
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+@functools.cache
+def nvidia_gpus() -> list[dict]:
+    """NVIDIA GPUs as the driver reports them; empty when there is no driver."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,compute_cap", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, driver, memory, capability = (part.strip() for part in line.split(","))
+        gpus.append({"kind": "cuda", "name": name, "driver": driver, "memory": memory, "compute_capability": capability})
+    return gpus
+
+
+def apple_gpu() -> list[dict]:
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return [{"kind": "mps", "name": f"{cpu_info()['model']} GPU", "driver": platform.mac_ver()[0]}]
+    return []
+
+
+def framework_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in FRAMEWORK_DISTRIBUTIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def fingerprint() -> dict:
+    return {
+        "hostname": socket.gethostname(),
+        "cpu": cpu_info(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "gpus": nvidia_gpus() + apple_gpu(),
+        "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform()},
+        "python": platform.python_version(),
+        "frameworks": framework_versions(),
+        "batchmark": batchmark.__version__,
+    }

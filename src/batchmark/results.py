@@ -1,0 +1,116 @@
+"""The versioned results schema: what a worker returns and what a run writes to disk.
+
+Raw samples are the data; statistics are derived from them and stored beside them for readers that do
+not want to recompute. Bump SCHEMA_VERSION on any change a reader could trip over, and keep readers of
+older versions working (the store and the server refuse versions they do not know).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+FailureKind = Literal["oom", "crash", "timeout", "unsupported", "error", "interrupted"]
+
+FLOP_CONVENTION = (
+    "torch.utils.flop_counter: 2 FLOPs per multiply-accumulate of matmul/conv/attention ops, forward and "
+    "backward of one training step; elementwise ops, normalisation and the optimizer are not counted"
+)
+
+
+class Failure(BaseModel):
+    kind: FailureKind
+    message: str
+
+
+class Statistics(BaseModel):
+    """Of the timed steps' seconds; derived from `step_seconds`."""
+
+    n: int
+    median: float
+    mean: float
+    stdev: float
+    q1: float
+    q3: float
+    iqr: float
+    min: float
+    max: float
+    cv: float
+    ci_low: float  # bootstrap 95% CI of the median
+    ci_high: float
+
+
+class RowWarning(BaseModel):
+    code: str
+    message: str
+
+
+class WorkerOutput(BaseModel):
+    """What one worker measured: the raw data of one (workload, plan) run."""
+
+    setup_seconds: float  # build, place, load weights; not part of any step time
+    warmup_seconds: list[float]  # each warm-up step, compilation included; never in the statistics
+    step_seconds: list[float]  # each timed step, synchronized
+    losses: list[float]
+    peak_memory_bytes: int | None
+    memory_kind: str  # what peak_memory_bytes measures, e.g. "process peak RSS" or "CUDA max allocated"
+    forward_flops_per_sample: float | None
+    train_flops_per_sample: float | None
+    device_name: str
+    framework_version: str
+    threads: int | None  # intra-op threads the framework actually used
+
+
+class Row(BaseModel):
+    workload: str
+    framework: str
+    plan_label: str  # "baseline", "accelerated" or the switches as typed
+    plan: dict  # the exact Plan, every switch
+    batch_size: int
+    image_size: int
+    status: Literal["ok", "failed"]
+    failure: Failure | None = None
+    measured: WorkerOutput | None = None
+    statistics: Statistics | None = None
+    warnings: list[RowWarning] = Field(default_factory=list)
+    samples_per_second: float | None = None  # batch_size / median seconds per batch
+    compile_seconds: float | None = None  # warm-up time above the steady state, for compiled plans
+    speedup_vs_baseline: float | None = None  # baseline median / this median: > 1 is faster
+    flop_convention: str = FLOP_CONVENTION
+
+
+class ResultsFile(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    batchmark_version: str
+    run_id: str
+    command: list[str]
+    profile: str
+    started_at: str
+    finished_at: str | None = None
+    interrupted: bool = False
+    machine: dict
+    rows: list[Row] = Field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        """Atomically: a reader (or a Ctrl-C) never sees half a file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w") as stream:
+            stream.write(self.model_dump_json(indent=2))
+        os.replace(temporary, path)
+
+
+def load_results(path: Path) -> ResultsFile:
+    data = json.loads(path.read_text())
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: results schema version {version!r} is not supported (this batchmark reads "
+                         f"version {SCHEMA_VERSION})")
+    return ResultsFile.model_validate(data)

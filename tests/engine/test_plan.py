@@ -1,0 +1,69 @@
+import pytest
+
+from batchmark.engine.plan import DeviceSupport, Plan, accelerated, parse_plans
+from batchmark.workloads.registry import UnknownNameError
+
+CPU_BF16 = DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)
+CPU_PLAIN = DeviceSupport("cpu", bf16=False, fp16=False, tf32=False, compile=True)
+CUDA = DeviceSupport("cuda", bf16=True, fp16=True, tf32=True, compile=True)
+MPS = DeviceSupport("mps", bf16=False, fp16=True, tf32=False, compile=False)
+
+
+def test_baseline_is_the_plain_framework():
+    (request,) = parse_plans(["baseline"])
+    assert request.resolve("torch", CUDA, None) == Plan("torch", "cpu", "fp32", "off", False, None)
+
+
+@pytest.mark.parametrize("device, precision, compile_mode", [
+    (CPU_BF16, "bf16", "default"), (CPU_PLAIN, "fp32", "default"), (CUDA, "bf16", "default"), (MPS, "fp16", "off"),
+])
+def test_accelerated_uses_what_the_device_supports(device, precision, compile_mode):
+    plan = accelerated("torch", device)
+    assert (plan.device, plan.precision, plan.compile, plan.channels_last) == (
+        device.name, precision, compile_mode, True)
+
+
+def test_named_list():
+    assert [r.label for r in parse_plans(["baseline,accelerated"])] == ["baseline", "accelerated"]
+
+
+def test_switches_start_from_baseline_unless_a_plan_is_named():
+    (plain,) = parse_plans(["precision=bf16,compile=off"])
+    assert plain.resolve("torch", CPU_BF16, None) == Plan(precision="bf16")
+    (ablation,) = parse_plans(["accelerated,compile=off"])
+    assert ablation.resolve("torch", CPU_BF16, None) == Plan(
+        device="cpu", precision="bf16", compile="off", channels_last=True)
+
+
+def test_every_switch_parses():
+    (request,) = parse_plans(["device=cpu,precision=fp16,compile=max-autotune,channels_last=true,threads=1"])
+    assert request.resolve("torch", CPU_PLAIN, None) == Plan("torch", "cpu", "fp16", "max-autotune", True, 1)
+
+
+def test_device_override_applies_before_switches():
+    (request,) = parse_plans(["baseline"])
+    assert request.resolve("torch", CUDA, "cuda").device == "cuda"
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("fastest", "unknown plan 'fastest'"),
+    ("precision=fp8", "unknown precision 'fp8'"),
+    ("colour=red", "unknown plan switch 'colour'"),
+    ("threads=0", "threads"),
+    ("channels_last=maybe", "boolean"),
+    ("baseline,accelerated,compile=off", "at most one named plan"),
+    ("compile=fast", "unknown compile mode 'fast'"),
+])
+def test_bad_plans_are_refused_with_what_is_allowed(value, fragment):
+    with pytest.raises(UnknownNameError, match=fragment):
+        parse_plans([value])
+
+
+def test_close_matches_are_suggested():
+    with pytest.raises(UnknownNameError, match="Did you mean 'accelerated'"):
+        parse_plans(["accelerate"])
+
+
+def test_describe_names_every_switch():
+    text = Plan("torch", "cuda", "bf16", "default", True, 4).describe()
+    assert text == "torch cuda bf16 compile=default channels_last threads=4"

@@ -1,0 +1,73 @@
+import pytest
+
+from batchmark.engine.stats import (
+    StabilityWarning,
+    bootstrap_median_ci,
+    modified_z_scores,
+    stability_warnings,
+    summarize,
+)
+
+
+def codes(samples):
+    return {code for code, _ in stability_warnings(samples)}
+
+
+def test_summary_of_known_samples():
+    summary = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert summary.median == 3.0
+    assert (summary.minimum, summary.maximum) == (1.0, 100.0)
+    assert (summary.q1, summary.q3) == (2.0, 4.0)
+    assert summary.iqr == 2.0
+    assert summary.mean == pytest.approx(22.0)
+
+
+def test_bootstrap_ci_brackets_the_median_and_is_reproducible():
+    samples = [1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.00]
+    low, high = bootstrap_median_ci(samples)
+    assert low <= summarize(samples).median <= high
+    assert 0.97 <= low < high <= 1.03
+    assert bootstrap_median_ci(samples) == (low, high)
+
+
+def test_bootstrap_ci_narrows_with_more_samples():
+    few = [1.0, 1.1, 0.9, 1.05, 0.95]
+    many = few * 20
+    few_low, few_high = bootstrap_median_ci(few)
+    many_low, many_high = bootstrap_median_ci(many)
+    assert many_high - many_low < few_high - few_low
+
+
+def test_single_sample_has_a_degenerate_ci():
+    assert bootstrap_median_ci([2.5]) == (2.5, 2.5)
+
+
+def test_steady_samples_raise_no_warning():
+    assert codes([1.00, 1.01, 0.99, 1.00, 1.02, 0.98]) == set()
+
+
+def test_too_few_samples():
+    assert StabilityWarning.TOO_FEW_SAMPLES in codes([1.0, 1.0, 1.0])
+
+
+def test_high_dispersion():
+    assert StabilityWarning.HIGH_DISPERSION in codes([1.0, 1.5, 0.7, 1.3, 0.8, 1.2])
+
+
+def test_outlier_is_found_by_modified_z():
+    samples = [1.00, 1.01, 0.99, 1.00, 1.02, 0.98, 1.01, 3.0]
+    scores = modified_z_scores(samples)
+    assert abs(scores[-1]) > 3.5 and all(abs(z) < 3.5 for z in scores[:-1])
+    assert StabilityWarning.OUTLIERS in codes(samples)
+
+
+def test_slow_first_step():
+    assert StabilityWarning.SLOW_FIRST_STEP in codes([2.0, 1.0, 1.0, 1.01, 0.99, 1.0])
+    assert StabilityWarning.SLOW_FIRST_STEP not in codes([1.2, 1.0, 1.0, 1.01, 0.99, 1.0])
+
+
+def test_every_warning_says_what_to_do():
+    samples = [5.0, 1.0, 1.6, 0.6]
+    messages = [message for _, message in stability_warnings(samples)]
+    assert len(messages) == 4
+    assert all(any(verb in message for verb in ("raise", "close", "rerun", "drop")) for message in messages)

@@ -1,0 +1,1 @@
+"""Workloads that exist only for tests, loaded through BATCHMARK_PLUGINS like any user plugin."""

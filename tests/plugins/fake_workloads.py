@@ -1,0 +1,68 @@
+"""Test workloads: a tiny CNN that trains for real, and ones that fail the ways real workloads do.
+
+Each failure is produced by the real mechanism (a real allocation the allocator refuses, a real
+SIGSEGV, a real hang), inside a real worker, so the parent's handling is what is under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from batchmark.workloads.registry import Workload, implements, register_workload
+
+
+def _spec(name: str, description: str) -> Workload:
+    return register_workload(Workload(
+        name=name, description=description, inputs="images (B, 3, S, S), labels (B,) in 0..9",
+        loss="cross-entropy; Adam", trains="all", batch_size=4, image_size=16, min_image_size=8,
+        image_multiple=1, quick_batch_size=2, quick_image_size=16,
+    ))
+
+
+for _name, _description in (("tiny_cnn", "two convolutions and a linear head"),
+                             ("segfault", "dies of SIGSEGV while building"),
+                             ("oom", "asks the allocator for 64 TiB"),
+                             ("hang", "never finishes building"),
+                             ("broken", "raises an ordinary exception")):
+    _spec(_name, _description)
+
+
+def tiny_cnn_task():
+    import torch
+    from torch import nn
+
+    from batchmark.workloads.torch.task import ClassifierTask
+
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+    )
+    torch.nn.init.zeros_(model[-1].bias)
+    return ClassifierTask(model, num_classes=10)
+
+
+implements("torch", "tiny_cnn")(tiny_cnn_task)
+
+
+@implements("torch", "segfault")
+def _segfault():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@implements("torch", "oom")
+def _oom():
+    import torch
+
+    torch.empty(2**44, dtype=torch.float32)  # 64 TiB: the CPU allocator refuses it
+
+
+@implements("torch", "hang")
+def _hang():
+    time.sleep(3600)
+
+
+@implements("torch", "broken")
+def _broken():
+    raise ValueError("this workload is broken on purpose")
