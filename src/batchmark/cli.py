@@ -22,7 +22,8 @@ from batchmark.workloads.registry import UnknownNameError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Seconds per training batch, honestly timed, for any machine, framework and device.")
-console = Console()
+# Piped output has no terminal width to fit: let tables be as wide as they need (Rich would assume 80).
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 EXIT_FAILED_ROWS = 1
@@ -65,12 +66,14 @@ def list_command() -> None:
     except UsageError as error:
         raise fail_usage(str(error))
     workloads = Table(title="Workloads")
-    for column in ("name", "model", "batch", "image", "quick (batch, image)", "loss"):
-        workloads.add_column(column)
+    workloads.add_column("name", no_wrap=True)
+    for column in ("batch", "image", "quick"):
+        workloads.add_column(column, no_wrap=True, justify="right")
+    workloads.add_column("model and loss")
     for name in workload_names():
         spec = get_workload(name)
-        workloads.add_row(name, spec.description, str(spec.batch_size), f"{spec.image_size}²",
-                          f"{spec.quick_batch_size}, {spec.quick_image_size}²", spec.loss)
+        workloads.add_row(name, str(spec.batch_size), f"{spec.image_size}²",
+                          f"{spec.quick_batch_size}×{spec.quick_image_size}²", f"{spec.description}; {spec.loss}")
     console.print(workloads)
 
     frameworks = Table(title="Frameworks")

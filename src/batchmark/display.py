@@ -39,10 +39,12 @@ def plan_cell(row: Row) -> Text:
 def results_table(results: ResultsFile) -> Table:
     table = Table(title=f"Seconds per training batch — run {results.run_id} ({results.profile} profile)",
                   caption="lower is better; speedup = baseline median / plan median")
-    for header, justify in (("workload", "left"), ("plan", "left"), ("batch", "right"), ("s/batch (median)", "right"),
-                            ("95% CI", "right"), ("samples/s", "right"), ("compile s", "right"),
-                            ("warm-up s", "right"), ("peak mem", "right"), ("vs baseline", "right"), ("notes", "left")):
-        table.add_column(header, justify=justify)
+    table.add_column("workload", no_wrap=True)
+    table.add_column("plan")
+    for header in ("batch", "s/batch median", "95% CI", "samples/s", "compile s", "warm-up s", "peak mem",
+                   "vs baseline"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("notes")
     for index, row in enumerate(results.rows, start=1):
         batch = f"{row.batch_size}×{row.image_size}²"
         if row.status == "failed":

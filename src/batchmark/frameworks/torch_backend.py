@@ -116,6 +116,7 @@ class TorchSession:
         # fp16 has too little range for gradients; bf16 has fp32's range and needs no scaling.
         self.scaler = torch.amp.GradScaler(device.name) if plan.precision == "fp16" else None
         self._parameters: dict[int, list[torch.nn.Parameter]] = {}
+        self._must_compile = plan.compile != "off"
 
     def _parameters_of(self, optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
         key = id(optimizer)
@@ -139,6 +140,10 @@ class TorchSession:
                 objective.optimizer.step()
         if self.scaler:
             self.scaler.update()
+        if self._must_compile:  # checked once, after the first step: a compiled plan must really compile
+            if compiled_graph_count() == 0:
+                raise Unsupported("torch.compile produced no graph: this plan would silently run eagerly")
+            self._must_compile = False
         return sum(objective.loss.detach().float() for objective in objectives)
 
     def synchronize(self) -> None:
@@ -170,6 +175,19 @@ def count_flops(factory, image_size: int) -> tuple[float, float]:
     del task, batch, objectives
     gc.collect()
     return forward / FLOP_COUNT_BATCH, total / FLOP_COUNT_BATCH
+
+
+def compile_networks(task: TorchTask, mode: str) -> None:
+    # Patch `forward` rather than call nn.Module.compile(): in torch 2.13 the latter wraps `_call_impl`,
+    # which dynamo skips, so nothing is compiled and the "compiled" plan silently runs eagerly.
+    for network in task.networks.values():
+        network.forward = torch.compile(network.forward, mode=None if mode == "default" else mode)
+
+
+def compiled_graph_count() -> int:
+    from torch._dynamo.utils import counters
+
+    return counters["frames"]["ok"]
 
 
 @dataclass
@@ -219,7 +237,7 @@ class TorchBackend:
             for t in task.make_batch(batch_size, image_size, generator)
         )
         if plan.compile != "off":
-            for network in task.networks.values():
-                network.compile(mode=None if plan.compile == "default" else plan.compile)
+            compile_networks(task, plan.compile)
         device.reset_peak_memory()
-        return Prepared(TorchSession(task, plan, device, batch), device, forward_flops, train_flops)
+        session = TorchSession(task, plan, device, batch)
+        return Prepared(session, device, forward_flops, train_flops)

@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run quick test clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,test]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+# The default suite on this machine: every workload, baseline and accelerated, the table and the results JSON.
+run: install
+	$(BIN)/batchmark run
+
+# The same in about two minutes: small images, few steps, no compilation.
+quick: install
+	$(BIN)/batchmark run --quick
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

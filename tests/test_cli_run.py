@@ -1,0 +1,135 @@
+"""`batchmark run` end to end: real workers, real failures, results saved row by row."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from batchmark.results import load_results
+from tests.helpers import batchmark
+
+
+def run_json(tmp_path, *args):
+    output = tmp_path / "results.json"
+    result = batchmark("run", *args, "--output", str(output))
+    return result, (load_results(output) if output.exists() else None)
+
+
+def test_a_real_workload_runs_with_both_plans(tmp_path):
+    result, results = run_json(tmp_path, "style_transfer", "--quick", "--image-size", "32", "--steps", "3",
+                               "--warmup", "1")
+    assert result.returncode == 0, result.stderr
+    assert [row.plan_label for row in results.rows] == ["baseline", "accelerated"]
+    for row in results.rows:
+        assert row.status == "ok"
+        assert len(row.measured.step_seconds) == 3 and len(row.measured.warmup_seconds) == 1
+        assert row.statistics.median == sorted(row.measured.step_seconds)[1]
+        assert row.measured.train_flops_per_sample > row.measured.forward_flops_per_sample > 0
+        assert row.measured.peak_memory_bytes > 0
+    baseline, accelerated = results.rows
+    assert baseline.plan["compile"] == "off" and baseline.plan["precision"] == "fp32"
+    assert accelerated.plan["channels_last"] is True
+    assert accelerated.speedup_vs_baseline == pytest.approx(baseline.statistics.median / accelerated.statistics.median)
+    assert results.machine["cpu"]["logical_cores"] >= 1
+    assert "style_transfer" in result.stdout and "torch cpu fp32 compile=off contiguous" in result.stdout
+
+
+def test_json_output_is_the_results_file(tmp_path, fake_workloads):
+    result = batchmark("run", "tiny_cnn", "--plan", "baseline", "--quick", "--json",
+                       "--output", str(tmp_path / "out.json"))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((tmp_path / "out.json").read_text())
+    assert printed["schema_version"] == 1
+
+
+def test_failures_become_rows_and_the_suite_goes_on(tmp_path, fake_workloads):
+    result, results = run_json(tmp_path, "tiny_cnn", "segfault", "oom", "broken", "hang", "tiny_cnn",
+                               "--plan", "baseline", "--quick", "--timeout", "20")
+    assert result.returncode == 1, result.stderr
+    by_workload = [(row.workload, row.status, row.failure.kind if row.failure else None) for row in results.rows]
+    assert by_workload == [
+        ("tiny_cnn", "ok", None),
+        ("segfault", "failed", "crash"),
+        ("oom", "failed", "oom"),
+        ("broken", "failed", "error"),
+        ("hang", "failed", "timeout"),
+        ("tiny_cnn", "ok", None),
+    ]
+    messages = {row.workload: row.failure.message for row in results.rows if row.failure}
+    assert "segmentation fault" in messages["segfault"]
+    assert "broken on purpose" in messages["broken"]
+    assert "20 s" in messages["hang"]
+    assert "FAILED (crash)" in result.stdout and "FAILED (timeout)" in result.stdout
+
+
+def test_a_plan_the_device_cannot_run_is_unsupported(tmp_path, fake_workloads):
+    result, results = run_json(tmp_path, "tiny_cnn", "--plan", "precision=tf32", "--quick")
+    assert result.returncode == 1
+    (row,) = results.rows
+    assert row.failure.kind == "unsupported" and "tf32" in row.failure.message
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path, fake_workloads):
+    output = tmp_path / "results.json"
+    parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",
+                               "--plan", "baseline", "--quick", "--output", str(output)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if output.exists() and len(json.loads(output.read_text())["rows"]) == 1:
+            break
+        time.sleep(0.2)
+    else:
+        parent.kill()
+        pytest.fail("the first row never finished")
+    time.sleep(2)  # the hang worker is running now
+    workers = psutil.Process(parent.pid).children(recursive=True)
+    assert workers, "a worker should be running"
+    parent.send_signal(signal.SIGINT)
+    parent.communicate(timeout=30)
+    assert parent.returncode == 130
+    results = load_results(output)
+    assert results.interrupted
+    assert [(row.workload, row.status) for row in results.rows] == [("tiny_cnn", "ok"), ("hang", "failed")]
+    assert results.rows[1].failure.kind == "interrupted"
+    time.sleep(0.5)
+    assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_weights_file_is_loaded(tmp_path, fake_workloads):
+    import torch
+
+    from tests.plugins.fake_workloads import tiny_cnn_task
+
+    task = tiny_cnn_task()
+    good = tmp_path / "tiny.pt"
+    torch.save(task.model.state_dict(), good)
+    result, results = run_json(tmp_path, "tiny_cnn", "--plan", "baseline", "--quick", "--weights", str(good))
+    assert result.returncode == 0, result.stderr
+
+    bad = tmp_path / "bad.pt"
+    torch.save({"not_a_layer.weight": torch.zeros(1)}, bad)
+    result, results = run_json(tmp_path, "tiny_cnn", "--plan", "baseline", "--quick", "--weights", str(bad))
+    assert result.returncode == 1
+    assert results.rows[0].failure.kind == "error" and "state_dict" in results.rows[0].failure.message
+
+
+def test_compiled_plan_reports_compile_time_apart(tmp_path, fake_workloads):
+    """The one torch.compile test: a tiny CNN, so the compile costs seconds, not a minute."""
+    result, results = run_json(tmp_path, "tiny_cnn", "--plan", "baseline", "--plan", "compile=default",
+                               "--quick", "--steps", "5", "--warmup", "2")
+    assert result.returncode == 0, result.stderr
+    eager, compiled = results.rows
+    assert eager.compile_seconds is None
+    assert compiled.plan["compile"] == "default"
+    # Compilation happens in the first warm-up step and stays out of the timed steps.
+    assert compiled.measured.warmup_seconds[0] > 10 * compiled.statistics.median
+    assert compiled.compile_seconds > 0.5
+    assert max(compiled.measured.step_seconds) < compiled.measured.warmup_seconds[0] / 5
