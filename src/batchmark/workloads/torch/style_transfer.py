@@ -4,9 +4,9 @@ Johnson, Alahi & Fei-Fei 2016, "Perceptual Losses for Real-Time Style Transfer a
 https://arxiv.org/abs/1603.08155 (transform net in its supplementary material). Like the common PyTorch port
 (https://github.com/pytorch/examples/tree/main/fast_neural_style) the transform net uses instance norm
 (https://arxiv.org/abs/1607.08022) and nearest upsampling + convolution instead of batch norm and fractionally
-strided convolutions, and the loss weights are that port's. Padding is plain zero padding so that a Keras twin has
-the same parameters and FLOPs. VGG16 (https://arxiv.org/abs/1409.1556) is built here with random weights: the
-benchmark measures speed, not style, and must not download anything.
+strided convolutions, and the content and style weights are that port's. Padding is plain zero padding so that a
+Keras twin has the same parameters and FLOPs. VGG16 (https://arxiv.org/abs/1409.1556) is built here with random
+weights: the benchmark measures speed, not style, and must not download anything.
 """
 
 from __future__ import annotations
