@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from batchmark.engine.plan import Plan
-from batchmark.frameworks.torch_backend import TorchDevice, TorchSession, count_flops
+from batchmark.frameworks.torch_backend import TorchDevice, TorchSession
+from batchmark.frameworks.torch_flops import count_flops
 from batchmark.workloads.registry import get_workload, implementation, workload_names
 
 # Trainable parameters per network. The first three equal Keras's trainable counts (Keras's count_params

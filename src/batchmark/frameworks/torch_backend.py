@@ -7,7 +7,6 @@ switches is applied here, so that two plans of one workload run exactly the same
 from __future__ import annotations
 
 import contextlib
-import gc
 import resource
 import shutil
 import sys
@@ -18,13 +17,12 @@ import torch
 
 from batchmark.engine.errors import Unsupported
 from batchmark.engine.plan import DeviceSupport, Plan
-from batchmark.frameworks.torch_flops import flop_counter_mode
+from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
 from batchmark.workloads.torch.task import TorchTask
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-FLOP_COUNT_BATCH = 2  # >1 so that BatchNorm in training mode accepts 1x1 feature maps
 
 
 class TorchDevice:
@@ -153,30 +151,6 @@ class TorchSession:
         return float(handle.item())
 
 
-def count_flops(factory, image_size: int) -> tuple[float, float]:
-    """(forward, forward+backward) FLOPs per sample of one training step, eager fp32 on the CPU.
-
-    Counted on a separate small batch: FLOPs do not depend on the plan, and counting under a compiled
-    or autocast step would count the compiler's work, not the model's.
-    """
-    task: TorchTask = factory()
-    task.set_modes()
-    generator = torch.Generator().manual_seed(0)
-    batch = task.make_batch(FLOP_COUNT_BATCH, image_size, generator)
-    forward_counter, backward_counter = flop_counter_mode(), flop_counter_mode()
-    with forward_counter:
-        objectives = task.objectives(batch)
-    with backward_counter:
-        for index, objective in enumerate(objectives):
-            params = [p for g in objective.optimizer.param_groups for p in g["params"] if p.requires_grad]
-            objective.loss.backward(inputs=params, retain_graph=index < len(objectives) - 1)
-    forward = forward_counter.get_total_flops()
-    total = forward + backward_counter.get_total_flops()
-    del task, batch, objectives
-    gc.collect()
-    return forward / FLOP_COUNT_BATCH, total / FLOP_COUNT_BATCH
-
-
 def compile_networks(task: TorchTask, mode: str) -> None:
     # Patch `forward` rather than call nn.Module.compile(): in torch 2.13 the latter wraps `_call_impl`,
     # which dynamo skips, so nothing is compiled and the "compiled" plan silently runs eagerly.
@@ -217,13 +191,12 @@ class TorchBackend:
             torch.set_num_threads(plan.threads)
         set_float32_math(plan)
         factory = implementation("torch", workload)
-        forward_flops = train_flops = None
-        if count_model_flops:
-            torch.manual_seed(seed)
-            forward_flops, train_flops = count_flops(factory, image_size)
-
         torch.manual_seed(seed)  # the same initial weights for every plan
         task: TorchTask = factory()
+        forward_flops = train_flops = None
+        if count_model_flops:
+            forward_flops, train_flops = cached_flops_per_sample(factory, task, image_size)
+            torch.manual_seed(seed)  # counting may build a model; dropout must not depend on the cache
         if weights is not None:
             load_weights(task, weights)
         device = TorchDevice(plan.device)

@@ -11,11 +11,19 @@ We count the weight gradient as the counter does and divide it by `groups`.
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import platformdirs
 import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 aten = torch.ops.aten
+COUNT_BATCH = 2  # >1 so that BatchNorm in training mode accepts 1x1 feature maps
 
 
 def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
@@ -32,3 +40,57 @@ def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding,
 
 def flop_counter_mode() -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping={aten.convolution_backward: _conv_backward_flop})
+
+
+def count_flops(factory, image_size: int) -> tuple[float, float]:
+    """(forward, forward+backward) FLOPs per sample of one training step, eager fp32 on the CPU.
+
+    Counted on a fresh task and a small batch: FLOPs do not depend on the plan, and counting under a
+    compiled or autocast step would count the compiler's work, not the model's.
+    """
+    task = factory()
+    task.set_modes()
+    batch = task.make_batch(COUNT_BATCH, image_size, torch.Generator().manual_seed(0))
+    forward_counter, backward_counter = flop_counter_mode(), flop_counter_mode()
+    with forward_counter:
+        objectives = task.objectives(batch)
+    with backward_counter:
+        for index, objective in enumerate(objectives):
+            params = [p for g in objective.optimizer.param_groups for p in g["params"] if p.requires_grad]
+            objective.loss.backward(inputs=params, retain_graph=index < len(objectives) - 1)
+    forward = forward_counter.get_total_flops()
+    total = forward + backward_counter.get_total_flops()
+    del task, batch, objectives
+    gc.collect()
+    return forward / COUNT_BATCH, total / COUNT_BATCH
+
+
+def architecture_key(task, image_size: int) -> str:
+    """Changes whenever the counted FLOPs could: the networks' parameter and buffer shapes, the image size,
+    torch's version (its counter) and this file (our correction)."""
+    digest = hashlib.sha256()
+    for name, network in sorted(task.networks.items()):
+        for tensor_name, tensor in (*network.named_parameters(), *network.named_buffers()):
+            digest.update(f"{name}.{tensor_name}:{tuple(tensor.shape)}:{tensor.requires_grad};".encode())
+    digest.update(f"{type(task).__qualname__}|{image_size}|{torch.__version__}".encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def cached_flops_per_sample(factory, task, image_size: int) -> tuple[float, float]:
+    """count_flops, remembered per architecture: counting costs a full training step (seconds for CycleGAN)."""
+    cache = platformdirs.user_cache_path("batchmark") / "flops.json"
+    key = architecture_key(task, image_size)
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return tuple(known[key])
+    counted = count_flops(factory, image_size)
+    known[key] = counted
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(known))
+    os.replace(temporary, cache)  # two workers writing at once: the last complete file wins
+    return counted
