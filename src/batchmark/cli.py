@@ -170,6 +170,9 @@ def run(
         jobs = plan_jobs(request, devices)
     except (UsageError, UnknownNameError) as error:
         raise fail_usage(str(error))
+    except KeyboardInterrupt:
+        errors.print("interrupted before any workload ran; nothing to save")
+        raise typer.Exit(EXIT_INTERRUPTED)
 
     results = new_results(sys.argv, request.profile, fingerprint())
     path = output or default_output(results.run_id)

@@ -16,7 +16,7 @@ def codes(samples):
 def test_summary_of_known_samples():
     summary = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
     assert summary.median == 3.0
-    assert (summary.minimum, summary.maximum) == (1.0, 100.0)
+    assert (summary.min, summary.max) == (1.0, 100.0)
     assert (summary.q1, summary.q3) == (2.0, 4.0)
     assert summary.iqr == 2.0
     assert summary.mean == pytest.approx(22.0)

@@ -149,9 +149,7 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
     summary = summarize(output.step_seconds)
-    statistics = Statistics(n=summary.n, median=summary.median, mean=summary.mean, stdev=summary.stdev,
-                            q1=summary.q1, q3=summary.q3, iqr=summary.iqr, min=summary.minimum,
-                            max=summary.maximum, cv=summary.cv, ci_low=summary.ci_low, ci_high=summary.ci_high)
+    statistics = Statistics(**dataclasses.asdict(summary), iqr=summary.iqr, cv=summary.cv)
     compile_seconds = None
     if job.plan.compile != "off":
         # What warm-up cost above the steady state: compilation, autotuning, recompiles.
@@ -267,11 +265,11 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
             on_start(index, job)
             try:
                 row = run_job(job, request, Path(folder), on_progress)
-            except Interrupted:
+            except (Interrupted, KeyboardInterrupt):
                 results.rows.append(make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")))
                 results.interrupted = True
                 _finish(results, output)
-                raise
+                raise Interrupted() from None
             results.rows.append(row)
             apply_speedups(results.rows)
             results.write(output)

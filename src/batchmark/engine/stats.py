@@ -29,8 +29,8 @@ class Summary:
     stdev: float
     q1: float
     q3: float
-    minimum: float
-    maximum: float
+    min: float
+    max: float
     ci_low: float  # bootstrap 95% CI of the median
     ci_high: float
 
@@ -69,8 +69,8 @@ def summarize(samples: list[float]) -> Summary:
         stdev=float(data.std(ddof=1)) if data.size > 1 else 0.0,
         q1=float(q1),
         q3=float(q3),
-        minimum=float(data.min()),
-        maximum=float(data.max()),
+        min=float(data.min()),
+        max=float(data.max()),
         ci_low=ci_low,
         ci_high=ci_high,
     )

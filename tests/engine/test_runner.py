@@ -1,0 +1,63 @@
+"""The parent's bookkeeping: rows from worker output, speedups the right way round, jobs from requests."""
+
+import pytest
+
+from batchmark.display import speedup_text
+from batchmark.engine.plan import DeviceSupport, Plan, parse_plans
+from batchmark.engine.profiles import PROFILES
+from batchmark.engine.runner import Job, SuiteRequest, apply_speedups, make_row, plan_jobs
+from batchmark.results import WorkerOutput
+
+CPU = {"torch": {"cpu": DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)}}
+
+
+def output(warmup, steps):
+    return WorkerOutput(setup_seconds=1.0, warmup_seconds=warmup, step_seconds=steps, losses=[1.0] * len(steps),
+                        peak_memory_bytes=1, memory_kind="process peak RSS", forward_flops_per_sample=1.0,
+                        train_flops_per_sample=3.0, device_name="cpu", framework_version="x", threads=2)
+
+
+def job(label, plan):
+    return Job("mobilenetv3", "torch", label, plan, 32, 224)
+
+
+def test_speedup_is_baseline_over_plan():
+    rows = [make_row(job("baseline", Plan()), output([3.0], [2.0] * 5), None),
+            make_row(job("accelerated", Plan(compile="default")), output([60.0, 1.5], [1.0] * 5), None),
+            make_row(job("precision=bf16", Plan(precision="bf16")), output([9.0], [4.0] * 5), None)]
+    apply_speedups(rows)
+    assert [row.speedup_vs_baseline for row in rows] == [1.0, 2.0, 0.5]
+    assert speedup_text(2.0, False).plain == "2.00x faster"
+    assert speedup_text(0.5, False).plain == "2.00x slower"
+
+
+def test_compile_time_is_warmup_above_the_steady_state_and_only_for_compiled_plans():
+    compiled = make_row(job("accelerated", Plan(compile="default")), output([61.0, 1.5], [1.0] * 5), None)
+    assert compiled.compile_seconds == pytest.approx(60.5)
+    eager = make_row(job("baseline", Plan()), output([3.0], [2.0] * 5), None)
+    assert eager.compile_seconds is None
+    assert eager.samples_per_second == pytest.approx(16.0)
+
+
+def test_statistics_come_from_the_timed_steps_only():
+    row = make_row(job("baseline", Plan()), output([100.0, 100.0], [1.0, 2.0, 3.0, 4.0, 5.0]), None)
+    assert row.statistics.median == 3.0 and row.statistics.max == 5.0 and row.statistics.n == 5
+
+
+def test_jobs_are_workload_major_with_resolved_plans():
+    request = SuiteRequest(workloads=["mobilenetv3", "cyclegan"], frameworks=["torch"],
+                           plans=parse_plans(["baseline,accelerated"]), device="auto", profile=PROFILES["standard"])
+    jobs = plan_jobs(request, CPU)
+    assert [(j.workload, j.plan_label) for j in jobs] == [
+        ("mobilenetv3", "baseline"), ("mobilenetv3", "accelerated"), ("cyclegan", "baseline"), ("cyclegan", "accelerated")]
+    assert jobs[1].plan == Plan(precision="bf16", compile="default", channels_last=True)
+    assert (jobs[0].batch_size, jobs[0].image_size, jobs[2].batch_size, jobs[2].image_size) == (32, 224, 1, 256)
+
+
+def test_quick_profile_does_not_compile_unless_asked():
+    request = SuiteRequest(workloads=["mobilenetv3"], frameworks=["torch"],
+                           plans=parse_plans(["accelerated", "accelerated,compile=default"]), device="auto",
+                           profile=PROFILES["quick"])
+    first, second = plan_jobs(request, CPU)
+    assert first.plan.compile == "off" and second.plan.compile == "default"
+    assert (first.batch_size, first.image_size) == (4, 64)
