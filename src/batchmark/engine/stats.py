@@ -107,7 +107,7 @@ def stability_warnings(samples: list[float]) -> list[tuple[StabilityWarning, str
     summary = summarize(samples)
     if summary.cv > HIGH_DISPERSION_CV:
         found.append((StabilityWarning.HIGH_DISPERSION,
-                      f"step times vary by {summary.cv:.0%} (CV > {HIGH_DISPERSION_CV:.0%}): "
+                      f"step times vary by {summary.cv:.1%} (CV > {HIGH_DISPERSION_CV:.0%}): "
                       "close other programs, pin --plan threads=N, or run more steps"))
     outliers = sum(1 for z in modified_z_scores(samples) if abs(z) > OUTLIER_MODIFIED_Z)
     if outliers:
