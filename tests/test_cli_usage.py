@@ -9,6 +9,7 @@ from tests.helpers import batchmark
     (["run", "resnet50"], "unknown workload 'resnet50'"),
     (["run", "densenet", "--quick"], "Did you mean 'densenet121'"),
     (["run", "--framework", "caffe"], "unknown framework 'caffe'"),
+    (["run", "--framework", ","], "names no framework"),
     (["run", "--device", "tpu"], "unknown device 'tpu'"),
     (["run", "--plan", "colour=red"], "unknown plan switch 'colour'"),
     (["run", "--plan", "fastest"], "unknown plan 'fastest'"),

@@ -50,7 +50,8 @@ def load_plugins() -> list[str]:
 
 
 def split_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """Comma-separated names, each once, in the order given."""
+    return list(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
 
 
 @app.command("list")

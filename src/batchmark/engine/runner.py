@@ -26,7 +26,7 @@ from batchmark.engine.plan import DeviceSupport, Plan, PlanRequest
 from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
-from batchmark.frameworks import get_framework, installed_version
+from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
 from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput
 from batchmark.workloads.registry import get_workload
 
@@ -66,6 +66,8 @@ def validate(request: SuiteRequest) -> None:
     """Everything that can be checked without running a framework; raises UsageError."""
     for name in request.workloads:
         get_workload(name)
+    if not request.frameworks:
+        raise UsageError(f"--framework names no framework. Allowed: {', '.join(FRAMEWORKS)}.")
     for name in request.frameworks:
         get_framework(name)
         if installed_version(name) is None:
@@ -98,10 +100,13 @@ def probe_devices(framework: str) -> dict[str, DeviceSupport]:
     """The devices `framework` can use here, asked of the framework itself in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="batchmark-probe-") as folder:
         reply_path = Path(folder) / "reply.json"
-        completed = subprocess.run(
-            [sys.executable, "-m", "batchmark.engine.worker", "--probe", framework, str(reply_path)],
-            capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS,
-        )
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-m", "batchmark.engine.worker", "--probe", framework, str(reply_path)],
+                capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"framework '{framework}' did not start within {PROBE_TIMEOUT_SECONDS} s") from None
         if not reply_path.exists():
             raise UsageError(f"framework '{framework}' failed to start (exit {completed.returncode}): "
                              f"{_last_line(completed.stderr)}")
