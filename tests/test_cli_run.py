@@ -66,6 +66,8 @@ def test_failures_become_rows_and_the_suite_goes_on(tmp_path, fake_workloads):
     assert "segmentation fault" in messages["segfault"]
     assert "broken on purpose" in messages["broken"]
     assert "20 s" in messages["hang"]
+    broken = next(row for row in results.rows if row.workload == "broken")
+    assert "Traceback" in Path(broken.failure.log).read_text()  # the full story is kept beside the results
     assert "FAILED (crash)" in result.stdout and "FAILED (timeout)" in result.stdout
 
 

@@ -73,7 +73,8 @@ def print_results(results: ResultsFile, console: Console) -> None:
         # Text.assemble, not markup: failure messages quote user input and exceptions, brackets included.
         if row.status == "failed":
             console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label} failed "
-                                                          f"({row.failure.kind}): ", "bold red"), row.failure.message))
+                                                          f"({row.failure.kind}): ", "bold red"), row.failure.message,
+                                        (f" (log: {row.failure.log})" if row.failure.log else "", "dim")))
         for warning in row.warnings:
             console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label}: ", "yellow"),
                                         warning.message))

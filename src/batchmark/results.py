@@ -27,7 +27,8 @@ FLOP_CONVENTION = (
 
 class Failure(BaseModel):
     kind: FailureKind
-    message: str
+    message: str  # one line: what went wrong
+    log: str | None = None  # the worker's full output, kept beside the results file
 
 
 class Statistics(BaseModel):

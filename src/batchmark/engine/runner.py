@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,10 +197,9 @@ class Interrupted(Exception):
     """Ctrl-C: the rows finished so far are saved; the row in flight is recorded as interrupted."""
 
 
-def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None]) -> Row:
+def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> RunSpec:
     profile = request.profile
-    slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
-    spec = RunSpec(
+    return RunSpec(
         workload=job.workload, framework=job.framework, plan=job.plan.as_dict(), batch_size=job.batch_size,
         image_size=job.image_size, seed=request.seed,
         warmup_steps=profile.warmup_steps if request.warmup is None else request.warmup,
@@ -211,10 +211,28 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
         reply_path=str(workdir / f"{slug}.reply.json"),
         progress_path=str(workdir / f"{slug}.progress"),
     )
+
+
+def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None],
+            logs: Path | None = None) -> Row:
+    """One row in a worker. The worker's output of a failed row is kept under `logs` and named in the row."""
+    slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
+    spec = worker_spec(job, request, workdir, slug)
     spec_path = workdir / f"{slug}.spec.json"
     spec_path.write_text(spec.model_dump_json())
     log_path = workdir / f"{slug}.log"
-    timeout = request.timeout or profile.timeout_seconds
+    output, failure = _run_worker(spec_path, spec, log_path, request.timeout or request.profile.timeout_seconds,
+                                  on_progress)
+    if failure is not None and logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
+        kept = logs / f"{slug}.log"
+        shutil.copyfile(log_path, kept)
+        failure.log = str(kept)
+    return make_row(job, output, failure)
+
+
+def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
+                on_progress: Callable[[str], None]) -> tuple[WorkerOutput | None, Failure | None]:
     with open(log_path, "w") as log:
         worker = subprocess.Popen([sys.executable, "-m", "batchmark.engine.worker", str(spec_path)],
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -223,7 +241,7 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
             while worker.poll() is None:
                 if time.monotonic() > deadline:
                     _kill(worker)
-                    return make_row(job, None, Failure(kind="timeout", message=f"no result after {timeout:g} s; worker killed"))
+                    return None, Failure(kind="timeout", message=f"no result after {timeout:g} s; worker killed")
                 try:
                     on_progress(Path(spec.progress_path).read_text())
                 except OSError:
@@ -235,11 +253,11 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
     reply_path = Path(spec.reply_path)
     if reply_path.exists():
         reply = WorkerReply.model_validate_json(reply_path.read_text())
-        return make_row(job, reply.output, reply.failure)
+        return reply.output, reply.failure
     if worker.returncode < 0:
-        return make_row(job, None, _signal_reason(worker.returncode))
+        return None, _signal_reason(worker.returncode)
     tail = _last_line(log_path.read_text()[-LOG_TAIL_CHARACTERS:])
-    return make_row(job, None, Failure(kind="crash", message=f"worker exited {worker.returncode} without a result: {tail}"))
+    return None, Failure(kind="crash", message=f"worker exited {worker.returncode} without a result: {tail}")
 
 
 def _kill(worker: subprocess.Popen) -> None:
@@ -269,7 +287,7 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
         for index, job in enumerate(jobs):
             on_start(index, job)
             try:
-                row = run_job(job, request, Path(folder), on_progress)
+                row = run_job(job, request, Path(folder), on_progress, logs=output.with_suffix(".logs"))
             except (Interrupted, KeyboardInterrupt):
                 results.rows.append(make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")))
                 results.interrupted = True
