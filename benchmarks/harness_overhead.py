@@ -45,7 +45,7 @@ def engine_loop(session) -> float:
 
 
 def per_step_overhead() -> None:
-    prepared = TorchBackend().prepare("tiny_cnn", Plan(), 8, 32, 0, None, count_model_flops=False)
+    prepared = TorchBackend().prepare("tiny_cnn", Plan(), 8, 32, 0, None)
     session = prepared.session
     for _ in range(10):
         session.step()

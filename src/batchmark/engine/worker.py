@@ -82,6 +82,8 @@ def run(spec: RunSpec) -> WorkerOutput:
     rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps)
     measurement = measure(prepared.session, rule, progress=progress)
     peak_memory, memory_kind = prepared.device.peak_memory()
+    progress("counting FLOPs")
+    forward_flops, train_flops = backend.flops_per_sample(prepared)
     return WorkerOutput(
         setup_seconds=setup_seconds,
         warmup_seconds=measurement.warmup_seconds,
@@ -89,8 +91,8 @@ def run(spec: RunSpec) -> WorkerOutput:
         losses=measurement.losses,
         peak_memory_bytes=peak_memory,
         memory_kind=memory_kind,
-        forward_flops_per_sample=prepared.forward_flops_per_sample,
-        train_flops_per_sample=prepared.train_flops_per_sample,
+        forward_flops_per_sample=forward_flops,
+        train_flops_per_sample=train_flops,
         device_name=prepared.device.description(),
         framework_version=backend.version(),
         threads=backend.threads(),

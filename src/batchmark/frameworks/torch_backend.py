@@ -168,8 +168,8 @@ def compiled_graph_count() -> int:
 class Prepared:
     session: TorchSession
     device: TorchDevice
-    forward_flops_per_sample: float | None
-    train_flops_per_sample: float | None
+    workload: str
+    image_size: int
 
 
 class TorchBackend:
@@ -185,7 +185,7 @@ class TorchBackend:
         return torch.get_num_threads()
 
     def prepare(self, workload: str, plan: Plan, batch_size: int, image_size: int, seed: int,
-                weights: Path | None, count_model_flops: bool = True) -> Prepared:
+                weights: Path | None) -> Prepared:
         check_supported(plan)
         if plan.threads is not None:
             torch.set_num_threads(plan.threads)
@@ -193,10 +193,6 @@ class TorchBackend:
         factory = implementation("torch", workload)
         torch.manual_seed(seed)  # the same initial weights for every plan
         task: TorchTask = factory()
-        forward_flops = train_flops = None
-        if count_model_flops:
-            forward_flops, train_flops = cached_flops_per_sample(factory, task, image_size)
-            torch.manual_seed(seed)  # counting may build a model; dropout must not depend on the cache
         if weights is not None:
             load_weights(task, weights)
         device = TorchDevice(plan.device)
@@ -212,5 +208,9 @@ class TorchBackend:
         if plan.compile != "off":
             compile_networks(task, plan.compile)
         device.reset_peak_memory()
-        session = TorchSession(task, plan, device, batch)
-        return Prepared(session, device, forward_flops, train_flops)
+        return Prepared(TorchSession(task, plan, device, batch), device, workload, image_size)
+
+    def flops_per_sample(self, prepared: Prepared) -> tuple[float, float]:
+        """Counted after the timed steps and the peak-memory reading: counting builds a model of its own."""
+        factory = implementation("torch", prepared.workload)
+        return cached_flops_per_sample(factory, prepared.session.task, prepared.image_size)
