@@ -28,7 +28,7 @@ from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput
 from batchmark.workloads.registry import get_workload
 
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
@@ -154,16 +154,15 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
                   plan=job.plan.as_dict(), batch_size=job.batch_size, image_size=job.image_size)
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
-    summary = summarize(output.step_seconds)
-    statistics = Statistics(**dataclasses.asdict(summary), iqr=summary.iqr, cv=summary.cv)
+    statistics = summarize(output.step_seconds)
     compile_seconds = None
     if job.plan.compile != "off":
         # What warm-up cost above the steady state: compilation, autotuning, recompiles.
-        compile_seconds = sum(max(0.0, seconds - summary.median) for seconds in output.warmup_seconds)
+        compile_seconds = sum(max(0.0, seconds - statistics.median) for seconds in output.warmup_seconds)
     return Row(
         status="ok", measured=output, statistics=statistics,
         warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(output.step_seconds)],
-        samples_per_second=job.batch_size / summary.median,
+        samples_per_second=job.batch_size / statistics.median,
         compile_seconds=compile_seconds,
         **common,
     )

@@ -8,10 +8,11 @@ of the median is a percentile bootstrap, which assumes nothing about the distrib
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+
+from batchmark.results import Statistics
 
 BOOTSTRAP_RESAMPLES = 10_000  # enough for a stable 2.5/97.5 percentile; costs milliseconds
 BOOTSTRAP_SEED = 0  # the CI of the same samples must be the same number every time it is printed
@@ -19,29 +20,6 @@ HIGH_DISPERSION_CV = 0.10  # above 10% the median itself moves by several % betw
 OUTLIER_MODIFIED_Z = 3.5  # Iglewicz and Hoaglin's cut-off, as hyperfine uses
 SLOW_FIRST_STEP_RATIO = 1.5  # the first timed step this much above the median means warm-up was too short
 MIN_SAMPLES = 5  # fewer make the bootstrap CI meaningless
-
-
-@dataclass(frozen=True)
-class Summary:
-    n: int
-    median: float
-    mean: float
-    stdev: float
-    q1: float
-    q3: float
-    min: float
-    max: float
-    ci_low: float  # bootstrap 95% CI of the median
-    ci_high: float
-
-    @property
-    def iqr(self) -> float:
-        return self.q3 - self.q1
-
-    @property
-    def cv(self) -> float:
-        """Coefficient of variation, stdev / mean."""
-        return self.stdev / self.mean if self.mean > 0 else 0.0
 
 
 def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -56,23 +34,19 @@ def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple
     return float(low), float(high)
 
 
-def summarize(samples: list[float]) -> Summary:
+def summarize(samples: list[float]) -> Statistics:
     if not samples:
         raise ValueError("no samples to summarize")
     data = np.asarray(samples, dtype=float)
     q1, median, q3 = np.percentile(data, [25, 50, 75])
+    mean = float(data.mean())
+    stdev = float(data.std(ddof=1)) if data.size > 1 else 0.0
     ci_low, ci_high = bootstrap_median_ci(samples)
-    return Summary(
-        n=int(data.size),
-        median=float(median),
-        mean=float(data.mean()),
-        stdev=float(data.std(ddof=1)) if data.size > 1 else 0.0,
-        q1=float(q1),
-        q3=float(q3),
-        min=float(data.min()),
-        max=float(data.max()),
-        ci_low=ci_low,
-        ci_high=ci_high,
+    return Statistics(
+        n=int(data.size), median=float(median), mean=mean, stdev=stdev, q1=float(q1), q3=float(q3),
+        iqr=float(q3 - q1), min=float(data.min()), max=float(data.max()),
+        cv=stdev / mean if mean > 0 else 0.0,  # coefficient of variation
+        ci_low=ci_low, ci_high=ci_high,
     )
 
 
