@@ -57,3 +57,15 @@ def test_weights_by_network_name(tmp_path):
     load_weights(target, path)
     for a, b in zip(source.model.parameters(), target.model.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_steps_train(fake_workloads, precision):
+    """Autocast, and for fp16 the GradScaler, on the CPU: the same code path CUDA and MPS take."""
+    prepared = torch_backend.TorchBackend().prepare("tiny_cnn", Plan(precision=precision), 4, 16, 0, None)
+    session = prepared.session
+    assert (session.scaler is not None) == (precision == "fp16")
+    before = [p.detach().clone() for p in session.task.model.parameters()]
+    losses = [session.read_loss(session.step()) for _ in range(3)]
+    assert all(loss == loss and loss < 100 for loss in losses)  # finite, not NaN
+    assert any(not torch.equal(p, b) for p, b in zip(session.task.model.parameters(), before))

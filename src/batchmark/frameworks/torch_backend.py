@@ -20,7 +20,7 @@ from batchmark.engine.plan import DeviceSupport, Plan
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
-from batchmark.workloads.torch.task import TorchTask
+from batchmark.workloads.torch.task import TorchTask, backward, optimized_parameters
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -117,20 +117,16 @@ class TorchSession:
         self._must_compile = plan.compile != "off"
 
     def _parameters_of(self, optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
-        key = id(optimizer)
+        key = id(optimizer)  # cached: the lists are rebuilt in Python otherwise, inside every timed step
         if key not in self._parameters:
-            self._parameters[key] = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+            self._parameters[key] = optimized_parameters(optimizer)
         return self._parameters[key]
 
     def step(self) -> torch.Tensor:
         with self.autocast():
             objectives = self.task.objectives(self.batch)
-        last = len(objectives) - 1
-        for index, objective in enumerate(objectives):
-            objective.optimizer.zero_grad(set_to_none=True)
-            loss = self.scaler.scale(objective.loss) if self.scaler else objective.loss
-            # Each loss updates only its own optimizer's parameters, as tape.gradient(loss, model.variables) does.
-            loss.backward(inputs=self._parameters_of(objective.optimizer), retain_graph=index < last)
+        backward(objectives, scale=self.scaler.scale if self.scaler else lambda loss: loss,
+                 parameters_of=self._parameters_of)
         for objective in objectives:
             if self.scaler:
                 self.scaler.step(objective.optimizer)

@@ -22,6 +22,8 @@ import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from batchmark.workloads.torch.task import backward
+
 aten = torch.ops.aten
 COUNT_BATCH = 2  # >1 so that BatchNorm in training mode accepts 1x1 feature maps
 
@@ -55,9 +57,7 @@ def count_flops(factory, image_size: int) -> tuple[float, float]:
     with forward_counter:
         objectives = task.objectives(batch)
     with backward_counter:
-        for index, objective in enumerate(objectives):
-            params = [p for g in objective.optimizer.param_groups for p in g["params"] if p.requires_grad]
-            objective.loss.backward(inputs=params, retain_graph=index < len(objectives) - 1)
+        backward(objectives)
     forward = forward_counter.get_total_flops()
     total = forward + backward_counter.get_total_flops()
     del task, batch, objectives

@@ -40,8 +40,19 @@ class TorchTask(ABC):
         for network in self.networks.values():
             network.train()
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for net in self.networks.values() for p in net.parameters() if p.requires_grad]
+
+
+def optimized_parameters(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
+    return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+
+
+def backward(objectives: list[Objective], scale=lambda loss: loss, parameters_of=optimized_parameters) -> None:
+    """Each loss's gradients go to its own optimizer's parameters only, as TensorFlow's
+    `tape.gradient(loss, model.trainable_variables)` does; the graph is kept until the last loss."""
+    last = len(objectives) - 1
+    for index, objective in enumerate(objectives):
+        objective.optimizer.zero_grad(set_to_none=True)
+        scale(objective.loss).backward(inputs=parameters_of(objective.optimizer), retain_graph=index < last)
 
 
 def random_images(batch_size: int, image_size: int, generator: torch.Generator) -> torch.Tensor:
