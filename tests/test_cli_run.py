@@ -1,7 +1,6 @@
 """`batchmark run` end to end: real workers, real failures, results saved row by row."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

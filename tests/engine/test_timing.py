@@ -70,25 +70,16 @@ def test_missing_sync_would_be_caught():
     assert result.step_seconds != pytest.approx([2.0, 2.0, 2.0])
 
 
-def test_runs_until_the_minimum_time_when_steps_are_fast():
+@pytest.mark.parametrize("step_seconds, max_steps, expected_count", [
+    (0.5, 50, 20),  # fast steps: run until the 10 s minimum time
+    (8.0, 50, 5),  # slow steps: the minimum count decides
+    (0.001, 12, 12),  # the maximum caps the count
+])
+def test_adaptive_count(step_seconds, max_steps, expected_count):
     clock = FakeClock()
-    session = RecordingSession(clock, [0.5] * 100)
-    result = measure(session, StopRule(warmup_steps=0, min_seconds=10.0, min_steps=5, max_steps=50), clock=clock)
-    assert len(result.step_seconds) == 20
-
-
-def test_runs_the_minimum_count_when_steps_are_slow():
-    clock = FakeClock()
-    session = RecordingSession(clock, [8.0] * 100)
-    result = measure(session, StopRule(warmup_steps=0, min_seconds=10.0, min_steps=5, max_steps=50), clock=clock)
-    assert len(result.step_seconds) == 5
-
-
-def test_the_maximum_caps_the_count():
-    clock = FakeClock()
-    session = RecordingSession(clock, [0.001] * 100)
-    result = measure(session, StopRule(warmup_steps=0, min_seconds=10.0, min_steps=5, max_steps=12), clock=clock)
-    assert len(result.step_seconds) == 12
+    session = RecordingSession(clock, [step_seconds] * 100)
+    rule = StopRule(warmup_steps=0, min_seconds=10.0, min_steps=5, max_steps=max_steps)
+    assert len(measure(session, rule, clock=clock).step_seconds) == expected_count
 
 
 def test_losses_of_timed_steps_are_kept():
