@@ -14,6 +14,8 @@ def isolated_home(tmp_path, monkeypatch):
     """Results and caches go to a temporary folder, never the developer's own."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Keras reads, and writes on first import, KERAS_HOME/keras.json; a developer's own must not matter.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
 
 
 @pytest.fixture

@@ -6,6 +6,6 @@ import subprocess
 import sys
 
 
-def batchmark(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def batchmark(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "batchmark.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)

@@ -1,6 +1,7 @@
 """`batchmark run` end to end: real workers, real failures, results saved row by row."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -14,9 +15,11 @@ from batchmark.results import load_results
 from tests.helpers import batchmark
 
 
-def run_json(tmp_path, *args):
+def run_json(tmp_path, *args, env=None):
+    """`batchmark run` on PyTorch unless the test names frameworks (the test workloads are PyTorch only)."""
     output = tmp_path / "results.json"
-    result = batchmark("run", *args, "--output", str(output))
+    frameworks = () if "--framework" in args else ("--framework", "torch")
+    result = batchmark("run", *args, *frameworks, "--output", str(output), env=env)
     return result, (load_results(output) if output.exists() else None)
 
 
@@ -40,7 +43,7 @@ def test_a_real_workload_runs_with_both_plans(tmp_path):
 
 
 def test_json_output_is_the_results_file(tmp_path, fake_workloads):
-    result = batchmark("run", "tiny_cnn", "--plan", "baseline", "--quick", "--json",
+    result = batchmark("run", "tiny_cnn", "--framework", "torch", "--plan", "baseline", "--quick", "--json",
                        "--output", str(tmp_path / "out.json"))
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
@@ -80,7 +83,7 @@ def test_a_plan_the_device_cannot_run_is_unsupported(tmp_path, fake_workloads):
 def test_ctrl_c_keeps_finished_rows(tmp_path, fake_workloads):
     output = tmp_path / "results.json"
     parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",
-                               "--plan", "baseline", "--quick", "--output", str(output)],
+                               "--framework", "torch", "--plan", "baseline", "--quick", "--output", str(output)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -134,3 +137,27 @@ def test_compiled_plan_reports_compile_time_apart(tmp_path, fake_workloads):
     assert compiled.measured.warmup_seconds[0] > 10 * compiled.statistics.median
     assert compiled.compile_seconds > 0.5
     assert max(compiled.measured.step_seconds) < compiled.measured.warmup_seconds[0] / 5
+
+
+def test_three_frameworks_in_one_table(tmp_path):
+    """TensorFlow and JAX through the same engine and schema; Keras never touches the user's ~/.keras."""
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_HOME"}
+    environment["HOME"] = str(tmp_path / "home")
+    result, results = run_json(tmp_path, "style_transfer", "--framework", "torch,tensorflow,jax", "--plan",
+                               "baseline", "--quick", "--image-size", "32", "--steps", "3", "--warmup", "1",
+                               env=environment)
+    assert result.returncode == 0, result.stderr
+    assert [row.framework for row in results.rows] == ["torch", "tensorflow", "jax"]
+    for row in results.rows:
+        assert row.status == "ok" and len(row.measured.step_seconds) == 3
+        assert row.measured.train_flops_per_sample > row.measured.forward_flops_per_sample > 0
+        assert row.speedup_vs_baseline == 1.0  # each framework against its own baseline
+    tensorflow, jax = results.rows[1:]
+    assert tensorflow.plan["compile"] == "off" and tensorflow.plan["channels_last"] is True  # Keras's defaults
+    assert jax.plan["compile"] == "xla"
+    assert "keras" in tensorflow.measured.framework_version
+    # FLOPs are counted by each framework from its own step, and agree.
+    flops = [row.measured.train_flops_per_sample for row in results.rows]
+    assert max(flops) / min(flops) < 1.02
+    assert "fastest here is" in result.stdout
+    assert not (tmp_path / "home" / ".keras").exists()

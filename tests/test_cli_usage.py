@@ -22,6 +22,9 @@ from tests.helpers import batchmark
     (["run", "--device", "cuda"], "--device cuda"),
     (["run", "--weights", "/nonexistent.pt", "mobilenetv3"], "no such file"),
     (["run", "--weights", "/nonexistent.pt"], "exactly one workload"),
+    (["run", "--framework", "torch", "--plan", "compile=xla", "--quick"], "compile=xla does not exist in torch"),
+    (["run", "--framework", "jax", "--plan", "compile=off", "--quick"], "compile=off does not exist in jax"),
+    (["run", "--framework", "tensorflow", "--plan", "channels_last=false", "--quick"], "NHWC only"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, fragment):
     result = batchmark(*args)
@@ -31,7 +34,7 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment):
     assert lines[0].startswith("error: ")
     assert fragment in lines[0]
     assert "Allowed" in lines[0] or "needs" in lines[0] or "must" in lines[0] or "no such" in lines[0] \
-        or "exactly" in lines[0] or "no NVIDIA GPU" in lines[0]
+        or "exactly" in lines[0] or "no NVIDIA GPU" in lines[0] or "NHWC" in lines[0]
 
 
 def test_list_shows_workloads_frameworks_plans_and_devices():
@@ -67,3 +70,20 @@ def test_help_does_not_import_frameworks():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_a_framework_that_is_not_installed_is_named_with_its_install_command(monkeypatch):
+    from typer.testing import CliRunner
+
+    from batchmark import cli, frameworks
+
+    real = frameworks._version
+    monkeypatch.setattr(frameworks, "_version", lambda name: None if name == "jax" else real(name))
+    runner = CliRunner()
+    listed = runner.invoke(cli.app, ["list"])
+    assert "not installed: pip install -c constraints.txt -e '.[jax]'" in " ".join(listed.output.split())
+    info = runner.invoke(cli.app, ["info"])
+    assert "jax" in info.output and "not installed" in info.output
+    refused = runner.invoke(cli.app, ["run", "--framework", "jax"])
+    assert refused.exit_code == 2
+    assert "framework 'jax' is not installed; install it with: pip install" in " ".join(refused.output.split())

@@ -14,8 +14,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 from batchmark.engine.errors import UsageError
 from batchmark.workloads.registry import UnknownNameError
@@ -82,7 +84,8 @@ def list_command() -> None:
     frameworks.add_column("status")
     for name, framework in FRAMEWORKS.items():
         version = installed_version(name)
-        frameworks.add_row(name, f"installed {version}" if version else f"not installed: {framework.install}")
+        # Text, not markup: the install command's extras ("'.[jax]'") would read as a Rich tag.
+        frameworks.add_row(name, Text(f"installed {version}" if version else f"not installed: {framework.install}"))
     console.print(frameworks)
 
     devices = Table(title="Devices (as the driver reports them; each framework is asked again at run time)")
@@ -97,17 +100,20 @@ def list_command() -> None:
     best = "cuda" if nvidia_gpus() else "mps" if apple_gpu() else "cpu"
     support = DeviceSupport(best, bf16=bf16 if best == "cpu" else best == "cuda", fp16=best != "cpu",
                             tf32=best == "cuda", compile=best != "mps")
-    plans = Table(title="Plans (accelerated as it would resolve here; `--plan key=value,...` for any other)")
+    plans = Table(title="Plans (as they would resolve here; `--plan key=value,...` for any other)")
     plans.add_column("name")
+    plans.add_column("framework")
     plans.add_column("switches")
-    plans.add_row("baseline", baseline("torch").describe())
-    plans.add_row("accelerated", accelerated("torch", support).describe())
+    for name in FRAMEWORKS:
+        plans.add_row("baseline", name, baseline(name, support).describe())
+        plans.add_row("accelerated", name, accelerated(name, support).describe())
     console.print(plans)
 
 
 @app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerprint as JSON.")] = False) -> None:
     """This machine's fingerprint: CPU, cores, memory, GPUs, OS, framework versions."""
+    from batchmark.frameworks import FRAMEWORKS, installed_version
     from batchmark.machine import fingerprint
 
     data = fingerprint()
@@ -123,15 +129,19 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerp
     console.print(f"[bold]GPUs[/]     {gpus}", highlight=False)
     console.print(f"[bold]OS[/]       {data['os']['platform']}", highlight=False)
     console.print(f"[bold]Python[/]   {data['python']}", highlight=False)
-    versions = ", ".join(f"{name} {version}" for name, version in data["frameworks"].items() if version)
-    console.print(f"[bold]frameworks[/] {versions or 'none installed'}", highlight=False)
+    for name, framework in FRAMEWORKS.items():
+        version = installed_version(name)
+        status = f"{version}" if version else f"not installed: {framework.install}"
+        console.print(Text.assemble((f"{name:<10}", "bold"), f" {status}"), highlight=False)
     console.print(f"[bold]batchmark[/] {data['batchmark']}", highlight=False)
 
 
 @app.command()
 def run(
     workloads: Annotated[Optional[list[str]], typer.Argument(help="Workloads to run (default: all).")] = None,
-    framework: Annotated[str, typer.Option(help="Comma-separated frameworks.")] = "torch",
+    framework: Annotated[str, typer.Option(
+        help="Comma-separated frameworks: torch, tensorflow, jax. The default is PyTorch and TensorFlow (the "
+             "seed article's); JAX is opt-in.")] = "torch,tensorflow",
     plan: Annotated[Optional[list[str]], typer.Option(
         help="Named plans (baseline,accelerated) or one plan's switches, e.g. accelerated,compile=off. "
              "Repeat for several.")] = None,
@@ -177,8 +187,11 @@ def run(
 
     results = new_results(sys.argv, request.profile, fingerprint())
     path = output or default_output(results.run_id)
+    # Time remaining from the average row so far: rows take minutes, so the speed is averaged over an hour
+    # (Rich's default 30 s window would hold no finished row and show nothing).
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=errors, transient=True)
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=errors,
+                        transient=True, speed_estimate_period=3600)
     interrupted = False
     with progress:
         suite = progress.add_task("starting", total=len(jobs))

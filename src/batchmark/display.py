@@ -40,6 +40,7 @@ def results_table(results: ResultsFile) -> Table:
     table = Table(title=f"Seconds per training batch — run {results.run_id} ({results.profile} profile)",
                   caption="lower is better; speedup = baseline median / plan median")
     table.add_column("workload", no_wrap=True)
+    table.add_column("framework", no_wrap=True)
     table.add_column("plan")
     for header in ("batch", "s/batch median", "95% CI", "samples/s", "compile s", "warm-up s", "peak mem",
                    "vs baseline"):
@@ -48,13 +49,13 @@ def results_table(results: ResultsFile) -> Table:
     for index, row in enumerate(results.rows, start=1):
         batch = f"{row.batch_size}×{row.image_size}²"
         if row.status == "failed":
-            table.add_row(row.workload, plan_cell(row), batch, Text(f"FAILED ({row.failure.kind})", style="bold red"),
+            table.add_row(row.workload, row.framework, plan_cell(row), batch, Text(f"FAILED ({row.failure.kind})", style="bold red"),
                           "", "", "", "", "", "", f"[{index}]")
             continue
         stats, measured = row.statistics, row.measured
         notes = f"[{index}] {len(row.warnings)} warning(s)" if row.warnings else ""
         table.add_row(
-            row.workload, plan_cell(row), batch,
+            row.workload, row.framework, plan_cell(row), batch,
             f"{stats.median:.4f}",
             f"{stats.ci_low:.4f}–{stats.ci_high:.4f}",
             f"{row.samples_per_second:.1f}",
@@ -67,16 +68,38 @@ def results_table(results: ResultsFile) -> Table:
     return table
 
 
+def fastest_lines(results: ResultsFile) -> list[Text]:
+    """Per workload, the fastest (framework, plan) measured, and how clearly it beat the runner-up."""
+    lines = []
+    for workload in dict.fromkeys(row.workload for row in results.rows):
+        ranked = sorted((row for row in results.rows if row.workload == workload and row.status == "ok"),
+                        key=lambda row: row.statistics.median)
+        if len(ranked) < 2:
+            continue
+        best, second = ranked[0], ranked[1]
+        ratio = second.statistics.median / best.statistics.median
+        # Overlapping 95% CIs of the medians: the order of the two is not established by this run.
+        clear = best.statistics.ci_high < second.statistics.ci_low
+        verdict = (f"{ratio:.2f}x faster than" if clear else "within noise of") + \
+            f" {second.framework} · {second.plan_label} ({second.statistics.median:.4f})"
+        lines.append(Text.assemble((f"{workload}: ", "bold"), "fastest here is ",
+                                   (f"{best.framework} · {best.plan_label}", "bold green"),
+                                   f" at {best.statistics.median:.4f} s/batch, {verdict}"))
+    return lines
+
+
 def print_results(results: ResultsFile, console: Console) -> None:
     console.print(results_table(results))
+    for line in fastest_lines(results):
+        console.print(line)
     for index, row in enumerate(results.rows, start=1):
         # Text.assemble, not markup: failure messages quote user input and exceptions, brackets included.
         if row.status == "failed":
-            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label} failed "
+            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.framework} / {row.plan_label} failed "
                                                           f"({row.failure.kind}): ", "bold red"), row.failure.message,
                                         (f" (log: {row.failure.log})" if row.failure.log else "", "dim")))
         for warning in row.warnings:
-            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.plan_label}: ", "yellow"),
+            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.framework} / {row.plan_label}: ", "yellow"),
                                         warning.message))
     if results.interrupted:
         console.print("[bold yellow]Interrupted: the rows above finished and are saved; the rest did not run.[/]")

@@ -20,8 +20,9 @@ SCHEMA_VERSION = 1
 FailureKind = Literal["oom", "crash", "timeout", "unsupported", "error", "interrupted"]
 
 FLOP_CONVENTION = (
-    "torch.utils.flop_counter: 2 FLOPs per multiply-accumulate of matmul/conv/attention ops, forward and "
-    "backward of one training step; elementwise ops, normalisation and the optimizer are not counted"
+    "2 FLOPs per multiply-accumulate of the matmul/conv/attention ops one training step runs, forward and "
+    "backward (torch: torch.utils.flop_counter, grouped-conv weight gradients corrected; tensorflow: the traced "
+    "step's graph; jax: the step's jaxpr); elementwise ops, normalisation and the optimizer are not counted"
 )
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from batchmark.engine.plan import DeviceSupport, Plan, accelerated, parse_plans
+from batchmark.engine.errors import UsageError
+from batchmark.engine.plan import DeviceSupport, Plan, accelerated, baseline, check_plan, parse_plans
 from batchmark.workloads.registry import UnknownNameError
 
 CPU_BF16 = DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)
@@ -21,6 +22,40 @@ def test_accelerated_uses_what_the_device_supports(device, precision, compile_mo
     plan = accelerated("torch", device)
     assert (plan.device, plan.precision, plan.compile, plan.channels_last) == (
         device.name, precision, compile_mode, True)
+
+
+@pytest.mark.parametrize("framework, device, compile_mode", [
+    ("tensorflow", CPU_PLAIN, "off"),  # Keras's jit_compile="auto": no XLA on a CPU-only TensorFlow
+    ("tensorflow", CUDA, "xla"),  # ... but XLA as soon as there is a GPU
+    ("jax", CPU_PLAIN, "xla"),  # JAX always jits
+])
+def test_keras_baseline_is_what_model_compile_gives(framework, device, compile_mode):
+    plan = baseline(framework, device)
+    assert (plan.device, plan.precision, plan.compile, plan.channels_last) == (device.name, "fp32", compile_mode, True)
+
+
+@pytest.mark.parametrize("framework", ["tensorflow", "jax"])
+@pytest.mark.parametrize("device, precision, compile_mode", [
+    (CPU_BF16, "bf16", "xla"), (CPU_PLAIN, "fp32", "xla"), (CUDA, "bf16", "xla"),
+])
+def test_keras_accelerated_switches_on_xla_and_mixed_precision(framework, device, precision, compile_mode):
+    plan = accelerated(framework, device)
+    assert (plan.precision, plan.compile) == (precision, compile_mode)
+
+
+def test_tensorflow_on_metal_stays_without_xla():
+    assert accelerated("tensorflow", MPS).compile == "off"
+
+
+@pytest.mark.parametrize("plan, fragment", [
+    (Plan("torch", compile="xla"), "compile=xla does not exist in torch"),
+    (Plan("tensorflow", compile="default", channels_last=True), "Allowed there: off, xla"),
+    (Plan("jax", compile="off", channels_last=True), "does not exist in jax"),
+    (Plan("tensorflow", compile="off", channels_last=False), "NHWC only"),
+])
+def test_switches_a_framework_lacks_are_usage_errors(plan, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        check_plan(plan)
 
 
 def test_named_list():

@@ -11,12 +11,22 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from batchmark.engine.errors import UsageError
 from batchmark.workloads.registry import UnknownNameError, unknown
 
 DEVICES = ("cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
-# torch.compile modes; "off" is eager. Other frameworks map these onto their own compilers.
-COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# What each framework's compile switch accepts. "off" is eager PyTorch or a plain tf.function graph; the
+# others are torch.compile modes, and "xla" is XLA (jit_compile=True on TensorFlow, jax.jit on JAX).
+COMPILE_MODES_BY_FRAMEWORK = {
+    "torch": ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+    "tensorflow": ("off", "xla"),
+    "jax": ("xla",),  # JAX has no graph mode without XLA: Keras's JAX trainer always jits
+}
+COMPILE_MODES = tuple(dict.fromkeys(mode for modes in COMPILE_MODES_BY_FRAMEWORK.values() for mode in modes))
+# What "compiled" means in the accelerated plan.
+COMPILED = {"torch": "default", "tensorflow": "xla", "jax": "xla"}
+KERAS_FRAMEWORKS = ("tensorflow", "jax")  # Keras 3 backends: NHWC models, Keras's own compile defaults
 PLAN_NAMES = ("baseline", "accelerated")
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
 
@@ -27,7 +37,7 @@ class Plan:
     device: str = "cpu"  # the framework's default device: what a user gets without asking
     precision: str = "fp32"  # fp32 means true fp32: TF32 is switched off unless precision=tf32
     compile: str = "off"
-    channels_last: bool = False
+    channels_last: bool = False  # NHWC: torch's channels_last memory format; always so in Keras
     threads: int | None = None  # None: the framework's own default (all physical cores)
 
     def describe(self) -> str:
@@ -51,8 +61,15 @@ class DeviceSupport:
     compile: bool
 
 
-def baseline(framework: str) -> Plan:
-    return Plan(framework=framework)
+def baseline(framework: str, device: DeviceSupport) -> Plan:
+    """The plain framework as a user gets it, with `device` the best one it can use here."""
+    if framework in KERAS_FRAMEWORKS:
+        # Keras places arrays on the backend's default device (a GPU when there is one), is NHWC, and
+        # model.compile's jit_compile="auto" means XLA always on JAX but on TensorFlow only when a GPU exists
+        # that XLA supports (not Apple's Metal plugin).
+        compile = "xla" if framework == "jax" or (device.name != "cpu" and device.compile) else "off"
+        return Plan(framework=framework, device=device.name, compile=compile, channels_last=True)
+    return Plan(framework=framework)  # PyTorch: eager, NCHW, tensors on the CPU until moved
 
 
 def accelerated(framework: str, device: DeviceSupport) -> Plan:
@@ -67,9 +84,20 @@ def accelerated(framework: str, device: DeviceSupport) -> Plan:
         framework=framework,
         device=device.name,
         precision=precision,
-        compile="default" if device.compile else "off",
+        compile=COMPILED[framework] if device.compile else baseline(framework, device).compile,
         channels_last=True,
     )
+
+
+def check_plan(plan: Plan) -> None:
+    """Switches a framework has no meaning for are a usage error, found before any worker starts."""
+    allowed = COMPILE_MODES_BY_FRAMEWORK[plan.framework]
+    if plan.compile not in allowed:
+        raise UsageError(f"plan switch compile={plan.compile} does not exist in {plan.framework}. "
+                         f"Allowed there: {', '.join(allowed)}.")
+    if plan.framework in KERAS_FRAMEWORKS and not plan.channels_last:
+        raise UsageError(f"plan switch channels_last=false: batchmark's Keras models are NHWC only "
+                         f"(Keras's default, and all TensorFlow's CPU convolutions accept).")
 
 
 def _parse_bool(key: str, value: str) -> bool:
@@ -114,7 +142,7 @@ class PlanRequest:
     switches: tuple[tuple[str, object], ...] = ()
 
     def resolve(self, framework: str, device: DeviceSupport, device_override: str | None) -> Plan:
-        plan = baseline(framework) if self.base == "baseline" else accelerated(framework, device)
+        plan = baseline(framework, device) if self.base == "baseline" else accelerated(framework, device)
         if device_override is not None:
             plan = dataclasses.replace(plan, device=device_override)
         return dataclasses.replace(plan, **dict(self.switches))

@@ -23,7 +23,7 @@ from typing import Callable
 
 import batchmark
 from batchmark.engine.errors import UsageError
-from batchmark.engine.plan import DeviceSupport, Plan, PlanRequest
+from batchmark.engine.plan import DeviceSupport, Plan, PlanRequest, baseline, check_plan
 from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
@@ -144,7 +144,9 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                 plan = plan_request.resolve(framework, available[target], override)
                 if not request.profile.compile and plan_request.base == "accelerated" and not any(
                         key == "compile" for key, _ in plan_request.switches):
-                    plan = dataclasses.replace(plan, compile="off")
+                    # No compiler beyond what the plain framework already does (JAX always jits).
+                    plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
+                check_plan(plan)
                 jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size))
     return jobs
 

@@ -12,14 +12,21 @@ from batchmark.workloads.registry import unknown
 @dataclass(frozen=True)
 class Framework:
     name: str
-    distribution: str  # the pip distribution whose presence means "installed"
+    distributions: tuple[str, ...]  # pip distributions, any of which provides the framework
+    requires: tuple[str, ...]  # further distributions it needs to run batchmark's models (Keras)
     backend: str  # "module:Class", imported only inside a worker process
     install: str  # the command that installs it, shown when it is missing
 
 
 FRAMEWORKS = {
-    "torch": Framework("torch", "torch", "batchmark.frameworks.torch_backend:TorchBackend",
+    "torch": Framework("torch", ("torch",), (), "batchmark.frameworks.torch_backend:TorchBackend",
                        "pip install -c constraints.txt -e '.[torch]'"),
+    # tensorflow-cpu on Linux, tensorflow on macOS (and on Linux for a GPU build).
+    "tensorflow": Framework("tensorflow", ("tensorflow-cpu", "tensorflow", "tensorflow-macos"), ("keras",),
+                            "batchmark.frameworks.tensorflow_backend:TensorFlowBackend",
+                            "pip install -c constraints.txt -e '.[tensorflow]'"),
+    "jax": Framework("jax", ("jax",), ("jaxlib", "keras"), "batchmark.frameworks.jax_backend:JaxBackend",
+                     "pip install -c constraints.txt -e '.[jax]'"),
 }
 
 
@@ -29,11 +36,19 @@ def get_framework(name: str) -> Framework:
     return FRAMEWORKS[name]
 
 
-def installed_version(name: str) -> str | None:
+def _version(distribution: str) -> str | None:
     try:
-        return metadata.version(get_framework(name).distribution)
+        return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def installed_version(name: str) -> str | None:
+    """The framework's version, or None unless it and everything batchmark needs beside it are installed."""
+    framework = get_framework(name)
+    if any(_version(required) is None for required in framework.requires):
+        return None
+    return next(filter(None, map(_version, framework.distributions)), None)
 
 
 def load_backend(name: str):

@@ -1,8 +1,9 @@
 """The workloads batchmark knows: one framework-neutral spec each, and per-framework implementations.
 
 A spec says *what* is trained (model, inputs, loss, standard batch); it imports no framework, so that
-`batchmark list` stays instant. Each framework package (``batchmark.workloads.torch``, later ``keras``)
-registers how to build the workload when it is imported, which only happens inside a worker process.
+`batchmark list` stays instant. Each implementation family (``batchmark.workloads.torch``, and
+``batchmark.workloads.keras``, whose Keras 3 code serves both TensorFlow and JAX) registers how to build the
+workload when it is imported, which only happens inside a worker process.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class Workload:
 
 
 _WORKLOADS: dict[str, Workload] = {}
-# (framework, workload name) -> factory; filled when a framework's workload package is imported.
+# (family, workload name) -> factory; filled when a family's workload package is imported.
 _IMPLEMENTATIONS: dict[tuple[str, str], Callable] = {}
-# Framework -> the package whose import registers its implementations.
-FRAMEWORK_PACKAGES = {"torch": "batchmark.workloads.torch"}
+# Framework -> the implementation family that builds its models: Keras 3 runs one model file on either backend.
+FRAMEWORK_FAMILIES = {"torch": "torch", "tensorflow": "keras", "jax": "keras"}
+# Family -> the package whose import registers its implementations.
+FAMILY_PACKAGES = {"torch": "batchmark.workloads.torch", "keras": "batchmark.workloads.keras"}
 
 
 def register_workload(spec: Workload) -> Workload:
@@ -52,11 +55,11 @@ def register_workload(spec: Workload) -> Workload:
     return spec
 
 
-def implements(framework: str, workload: str) -> Callable[[Callable], Callable]:
-    """Decorator for the factory that builds `workload` in `framework`."""
+def implements(family: str, workload: str) -> Callable[[Callable], Callable]:
+    """Decorator for the factory that builds `workload` in `family` ("torch" or "keras")."""
 
     def decorate(factory: Callable) -> Callable:
-        _IMPLEMENTATIONS[(framework, workload)] = factory
+        _IMPLEMENTATIONS[(family, workload)] = factory
         return factory
 
     return decorate
@@ -75,11 +78,12 @@ def get_workload(name: str) -> Workload:
 def implementation(framework: str, workload: str) -> Callable:
     """The factory for `workload` in `framework`; imports that framework (call it in a worker only)."""
     get_workload(workload)
-    if framework not in FRAMEWORK_PACKAGES:
-        raise unknown("framework", framework, list(FRAMEWORK_PACKAGES))
-    importlib.import_module(FRAMEWORK_PACKAGES[framework])
+    if framework not in FRAMEWORK_FAMILIES:
+        raise unknown("framework", framework, list(FRAMEWORK_FAMILIES))
+    family = FRAMEWORK_FAMILIES[framework]
+    importlib.import_module(FAMILY_PACKAGES[family])
     try:
-        return _IMPLEMENTATIONS[(framework, workload)]
+        return _IMPLEMENTATIONS[(family, workload)]
     except KeyError:
         raise NotImplementedError(f"workload '{workload}' has no {framework} implementation") from None
 
