@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+import tempfile
+from pathlib import Path
 
 from batchmark.engine.plan import Plan
 from batchmark.frameworks import load_backend
@@ -73,6 +75,15 @@ def steps(backend, framework: str) -> dict:
         ready = all(leaf.is_ready() for leaf in jax.tree.leaves(session.state))
     loss_type = type(session.read_loss(session.step())).__name__
 
+    # --weights: a Keras weights file of the trained network, loaded over a differently seeded build.
+    saved = session.task.networks["transform"]
+    path = Path(tempfile.mkdtemp()) / "transform.weights.h5"
+    saved.save_weights(path)
+    loaded = backend.prepare("style_transfer", plan_for(framework), 1, 32, 1, path).session.task.networks["transform"]
+    weights_loaded = all(as_list(a.value) == as_list(b.value) for a, b in zip(saved.weights, loaded.weights))
+    unseeded = backend.prepare("style_transfer", plan_for(framework), 1, 32, 1, None).session.task.networks["transform"]
+    seeds_differ = as_list(saved.weights[0].value) != as_list(unseeded.weights[0].value)
+
     prepared = backend.prepare("resnet50v2_finetune", plan_for(framework), 2, 32, 0, None)
     model = prepared.session.task.networks["model"]
     batch_norm = model.get_layer("resnet50v2").get_layer("conv2_block1_preact_bn")
@@ -83,6 +94,7 @@ def steps(backend, framework: str) -> dict:
     changed = {path.rsplit("/", 1)[-1]: before[path] != after[path] for path in before}
     trainable = [v.path.rsplit("/", 1)[-1] for v in batch_norm.trainable_variables]
     return {"style_losses": losses, "ready_after_sync": ready, "loss_type": loss_type,
+            "weights_loaded": weights_loaded, "seeds_differ": seeds_differ,
             "batchnorm_changed": changed, "batchnorm_trainable": trainable}
 
 

@@ -81,3 +81,9 @@ def test_finetune_trains_batchnorm_scale_but_freezes_its_statistics(report):
     assert steps["batchnorm_trainable"] == ["gamma", "beta"]
     assert steps["batchnorm_changed"] == {"gamma": True, "beta": True, "moving_mean": False,
                                           "moving_variance": False}
+
+
+def test_weights_file_is_loaded(report):
+    _, figures = report
+    assert figures["steps"]["seeds_differ"]  # otherwise loading could not be told from seeding
+    assert figures["steps"]["weights_loaded"]
