@@ -10,6 +10,7 @@ buffer of the new state, and the loss is read back as a Python float.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,8 +151,6 @@ class JaxBackend:
         return available_devices()
 
     def threads(self) -> int:
-        import os
-
         return len(os.sched_getaffinity(0))  # XLA's CPU runtime uses every CPU the process may use
 
     def prepare(self, workload: str, plan: Plan, batch_size: int, image_size: int, seed: int,
