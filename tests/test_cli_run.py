@@ -80,6 +80,13 @@ def test_a_plan_the_device_cannot_run_is_unsupported(tmp_path, fake_workloads):
     assert row.failure.kind == "unsupported" and "tf32" in row.failure.message
 
 
+def test_a_switch_jax_cannot_honour_is_an_unsupported_row(tmp_path):
+    result, results = run_json(tmp_path, "style_transfer", "--framework", "jax", "--plan", "threads=1", "--quick")
+    assert result.returncode == 1
+    (row,) = results.rows
+    assert row.failure.kind == "unsupported" and "thread" in row.failure.message
+
+
 def test_ctrl_c_keeps_finished_rows(tmp_path, fake_workloads):
     output = tmp_path / "results.json"
     parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",

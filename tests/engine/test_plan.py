@@ -1,7 +1,7 @@
 import pytest
 
-from batchmark.engine.errors import UsageError
-from batchmark.engine.plan import DeviceSupport, Plan, accelerated, baseline, check_plan, parse_plans
+from batchmark.engine.errors import Unsupported, UsageError
+from batchmark.engine.plan import DeviceSupport, Plan, accelerated, baseline, check_plan, parse_plans, supported_device
 from batchmark.workloads.registry import UnknownNameError
 
 CPU_BF16 = DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)
@@ -102,3 +102,11 @@ def test_close_matches_are_suggested():
 def test_describe_names_every_switch():
     text = Plan("torch", "cuda", "bf16", "default", True, 4).describe()
     assert text == "torch cuda bf16 compile=default channels_last threads=4"
+
+
+def test_a_device_or_precision_the_framework_lacks_here_is_unsupported():
+    assert supported_device(Plan("torch", precision="tf32", device="cuda"), [CPU_PLAIN, CUDA], "torch") == CUDA
+    with pytest.raises(Unsupported, match="device 'cuda' is not available to JAX here \\(available: cpu\\)"):
+        supported_device(Plan("jax", device="cuda"), [CPU_PLAIN], "JAX")
+    with pytest.raises(Unsupported, match="tf32 needs an Ampere"):
+        supported_device(Plan("tensorflow", precision="tf32"), [CPU_PLAIN], "TensorFlow")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from batchmark.engine.errors import UsageError
+from batchmark.engine.errors import Unsupported, UsageError
 from batchmark.workloads.registry import UnknownNameError, unknown
 
 DEVICES = ("cpu", "cuda", "mps")
@@ -59,6 +59,17 @@ class DeviceSupport:
     fp16: bool
     tf32: bool
     compile: bool
+
+
+def supported_device(plan: Plan, devices: list[DeviceSupport], framework_label: str) -> DeviceSupport:
+    """The plan's device among those a framework reports here; raises Unsupported for what none can run."""
+    support = {device.name: device for device in devices}
+    if plan.device not in support:
+        raise Unsupported(f"device '{plan.device}' is not available to {framework_label} here "
+                          f"(available: {', '.join(support)})")
+    if plan.precision == "tf32" and not support[plan.device].tf32:
+        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
+    return support[plan.device]
 
 
 def baseline(framework: str, device: DeviceSupport) -> Plan:

@@ -22,7 +22,7 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 
 from batchmark.engine.errors import Unsupported  # noqa: E402
-from batchmark.engine.plan import DeviceSupport, Plan  # noqa: E402
+from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
 from batchmark.frameworks import keras_support  # noqa: E402
 from batchmark.frameworks.jax_flops import count_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402
@@ -57,11 +57,7 @@ def available_devices() -> list[DeviceSupport]:
 
 
 def check_supported(plan: Plan) -> None:
-    support = {device.name: device for device in available_devices()}
-    if plan.device not in support:
-        raise Unsupported(f"device '{plan.device}' is not available to JAX here (available: {', '.join(support)})")
-    if plan.precision == "tf32" and not support[plan.device].tf32:
-        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
+    supported_device(plan, available_devices(), "JAX")
     if plan.threads is not None:
         raise Unsupported("XLA on the CPU has no thread-count setting (only single-threaded Eigen); use threads=default")
 

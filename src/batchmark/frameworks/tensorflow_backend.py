@@ -23,7 +23,7 @@ import keras  # noqa: E402  (after configure_environment, which picks Keras's ba
 import tensorflow as tf  # noqa: E402
 
 from batchmark.engine.errors import Unsupported  # noqa: E402
-from batchmark.engine.plan import DeviceSupport, Plan  # noqa: E402
+from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
 from batchmark.frameworks import keras_support  # noqa: E402
 from batchmark.frameworks.tensorflow_flops import step_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402
@@ -64,13 +64,8 @@ def available_devices() -> list[DeviceSupport]:
 
 
 def check_supported(plan: Plan) -> None:
-    support = {device.name: device for device in available_devices()}
-    if plan.device not in support:
-        raise Unsupported(f"device '{plan.device}' is not available to TensorFlow here "
-                          f"(available: {', '.join(support)})")
-    if plan.precision == "tf32" and not support[plan.device].tf32:
-        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
-    if plan.compile == "xla" and not support[plan.device].compile:
+    device = supported_device(plan, available_devices(), "TensorFlow")
+    if plan.compile == "xla" and not device.compile:
         raise Unsupported(f"XLA (jit_compile) is not supported on '{plan.device}' by Keras")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from batchmark.engine.errors import Unsupported
-from batchmark.engine.plan import DeviceSupport, Plan
+from batchmark.engine.plan import DeviceSupport, Plan, supported_device
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
@@ -72,12 +72,8 @@ def available_devices() -> list[DeviceSupport]:
 
 
 def check_supported(plan: Plan) -> None:
-    support = {device.name: device for device in available_devices()}
-    if plan.device not in support:
-        raise Unsupported(f"device '{plan.device}' is not available to torch here (available: {', '.join(support)})")
-    if plan.precision == "tf32" and not support[plan.device].tf32:
-        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
-    if plan.compile != "off" and not support[plan.device].compile:
+    device = supported_device(plan, available_devices(), "torch")
+    if plan.compile != "off" and not device.compile:
         raise Unsupported(f"torch.compile is not supported on '{plan.device}' here")
 
 
