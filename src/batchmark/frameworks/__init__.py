@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import resource
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -54,3 +56,19 @@ def installed_version(name: str) -> str | None:
 def load_backend(name: str):
     module_name, class_name = get_framework(name).backend.split(":")
     return getattr(importlib.import_module(module_name), class_name)()
+
+
+@dataclass
+class Prepared:
+    """One (workload, plan) ready to time: what every backend's prepare() hands the worker."""
+
+    session: object  # the engine's Session: step, synchronize, read_loss
+    device: object  # description() and peak_memory()
+    workload: str
+    image_size: int
+
+
+def process_peak_rss() -> tuple[int, str]:
+    """Peak memory of a CPU run: ru_maxrss covers the whole worker process (KiB on Linux, bytes on macOS)."""
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, "process peak RSS"

@@ -11,7 +11,6 @@ buffer of the new state, and the loss is read back as a Python float.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from batchmark.frameworks.keras_support import configure_environment
@@ -23,7 +22,7 @@ import keras  # noqa: E402
 
 from batchmark.engine.errors import Unsupported  # noqa: E402
 from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
-from batchmark.frameworks import keras_support  # noqa: E402
+from batchmark.frameworks import Prepared, keras_support, process_peak_rss  # noqa: E402
 from batchmark.frameworks.jax_flops import count_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402
 
@@ -40,7 +39,7 @@ class JaxDevice:
 
     def peak_memory(self) -> tuple[int | None, str]:
         if self.name == "cpu":
-            return keras_support.process_peak_rss()
+            return process_peak_rss()
         return self.jax_device.memory_stats()["peak_bytes_in_use"], "XLA GPU peak bytes in use"
 
 
@@ -128,13 +127,6 @@ class JaxSession:
         trainable_values, other_values, slot_values = self.state
         return jax.make_jaxpr(self._losses)(trainable_values, other_values, slot_values, self.batch)
 
-
-@dataclass
-class Prepared:
-    session: JaxSession
-    device: JaxDevice
-    workload: str
-    image_size: int
 
 
 class JaxBackend:

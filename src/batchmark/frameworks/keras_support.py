@@ -9,8 +9,6 @@ or the image format); it also sets both explicitly.
 from __future__ import annotations
 
 import os
-import resource
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +61,3 @@ def load_weights(task, path: Path) -> None:
 
 def make_batch(task, batch_size: int, image_size: int, seed: int) -> tuple[np.ndarray, ...]:
     return task.make_batch(batch_size, image_size, np.random.default_rng(seed))
-
-
-def process_peak_rss() -> tuple[int, str]:
-    # ru_maxrss is KiB on Linux and bytes on macOS; it covers the whole worker process.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, "process peak RSS"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from batchmark.frameworks.keras_support import configure_environment
@@ -24,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from batchmark.engine.errors import Unsupported  # noqa: E402
 from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
-from batchmark.frameworks import keras_support  # noqa: E402
+from batchmark.frameworks import Prepared, keras_support, process_peak_rss  # noqa: E402
 from batchmark.frameworks.tensorflow_flops import step_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402
 
@@ -47,7 +46,7 @@ class TensorFlowDevice:
 
     def peak_memory(self) -> tuple[int | None, str]:
         if self.name == "cpu":
-            return keras_support.process_peak_rss()
+            return process_peak_rss()
         return tf.config.experimental.get_memory_info("GPU:0")["peak"], "TensorFlow GPU peak allocated"
 
 
@@ -99,13 +98,6 @@ class TensorFlowSession:
     def read_loss(self, handle) -> float:
         return float(handle.numpy())  # a copy to the host: waits for the loss whatever the device queue does
 
-
-@dataclass
-class Prepared:
-    session: TensorFlowSession
-    device: TensorFlowDevice
-    workload: str
-    image_size: int
 
 
 class TensorFlowBackend:

@@ -7,16 +7,14 @@ switches is applied here, so that two plans of one workload run exactly the same
 from __future__ import annotations
 
 import contextlib
-import resource
 import shutil
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from batchmark.engine.errors import Unsupported
 from batchmark.engine.plan import DeviceSupport, Plan, supported_device
+from batchmark.frameworks import Prepared, process_peak_rss
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
@@ -53,9 +51,7 @@ class TorchDevice:
             return torch.cuda.max_memory_allocated(), "CUDA max allocated"
         if self.name == "mps":
             return torch.mps.driver_allocated_memory(), "MPS driver allocated at end"
-        # ru_maxrss is KiB on Linux and bytes on macOS; it covers the whole worker process.
-        scale = 1 if sys.platform == "darwin" else 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, "process peak RSS"
+        return process_peak_rss()
 
 
 def available_devices() -> list[DeviceSupport]:
@@ -155,13 +151,6 @@ def compiled_graph_count() -> int:
 
     return counters["frames"]["ok"]
 
-
-@dataclass
-class Prepared:
-    session: TorchSession
-    device: TorchDevice
-    workload: str
-    image_size: int
 
 
 class TorchBackend:
