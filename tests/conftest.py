@@ -16,6 +16,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     # Keras reads, and writes on first import, KERAS_HOME/keras.json; a developer's own must not matter.
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("BATCHMARK_DB", raising=False)  # the default history is then under XDG_DATA_HOME
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -109,10 +109,47 @@ class ResultsFile(BaseModel):
         os.replace(temporary, path)
 
 
-def load_results(path: Path) -> ResultsFile:
-    data = json.loads(path.read_text())
-    version = data.get("schema_version") if isinstance(data, dict) else None
+def apply_speedups(rows: list[Row]) -> None:
+    """speedup = baseline median / plan median, against the baseline of the same workload, framework and sizes.
+
+    Derived, never stored: a reader recomputes it from the rows' medians."""
+    baselines = {
+        (row.workload, row.framework, row.batch_size, row.image_size): row.statistics.median
+        for row in rows if row.status == "ok" and row.plan_label == "baseline"
+    }
+    for row in rows:
+        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
+        row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
+
+
+class ResultsFormatError(ValueError):
+    """A results JSON that this batchmark cannot read: malformed, or of a schema version it does not know."""
+
+
+def parse_results(text: str, source: str) -> ResultsFile:
+    """Validate a results JSON; the error is one line naming `source` and what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsFormatError(f"{source}: not JSON ({error})") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ResultsFormatError(f"{source}: not a batchmark results file (no schema_version)")
+    version = data["schema_version"]
     if version != SCHEMA_VERSION:
-        raise ValueError(f"{path}: results schema version {version!r} is not supported (this batchmark reads "
-                         f"version {SCHEMA_VERSION})")
-    return ResultsFile.model_validate(data)
+        raise ResultsFormatError(f"{source}: results schema version {version!r} is not supported (this batchmark "
+                                 f"reads version {SCHEMA_VERSION}; a newer file needs a newer batchmark)")
+    try:
+        return ResultsFile.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ResultsFormatError(f"{source}: malformed results: {where}: {first['msg']} "
+                                 f"({error.error_count()} problem(s) in all)") from None
+
+
+def load_results(path: Path) -> ResultsFile:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultsFormatError(f"{path}: cannot read: {error}") from None
+    return parse_results(text, str(path))

@@ -5,7 +5,8 @@ import pytest
 from batchmark.display import speedup_text
 from batchmark.engine.plan import DeviceSupport, Plan, parse_plans
 from batchmark.engine.profiles import PROFILES
-from batchmark.engine.runner import Job, SuiteRequest, apply_speedups, make_row, plan_jobs
+from batchmark.engine.runner import Job, SuiteRequest, make_row, plan_jobs
+from batchmark.results import apply_speedups
 from batchmark.results import WorkerOutput
 
 CPU = {"torch": {"cpu": DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)}}

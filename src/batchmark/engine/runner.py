@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 import batchmark
 from batchmark.engine.errors import UsageError
@@ -28,7 +28,7 @@ from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_speedups
 from batchmark.workloads.registry import get_workload
 
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
@@ -170,17 +170,6 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
     )
 
 
-def apply_speedups(rows: list[Row]) -> None:
-    """speedup = baseline median / plan median, against the baseline of the same workload, framework and sizes."""
-    baselines = {
-        (row.workload, row.framework, row.batch_size, row.image_size): row.statistics.median
-        for row in rows if row.status == "ok" and row.plan_label == "baseline"
-    }
-    for row in rows:
-        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
-        row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
-
-
 def _signal_reason(returncode: int) -> Failure:
     number = -returncode
     try:
@@ -278,31 +267,55 @@ def new_results(command: list[str], profile: Profile, machine: dict) -> ResultsF
     )
 
 
+class Recorder(Protocol):
+    """Somewhere else a run is kept as it goes (the history database): told of the run, of each row as soon
+    as it is finished, and of the end."""
+
+    def started(self, results: ResultsFile) -> None: ...
+
+    def row_finished(self, results: ResultsFile, row: Row) -> None: ...
+
+    def finished(self, results: ResultsFile) -> None: ...
+
+
 def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, output: Path,
               on_start: Callable[[int, Job], None] = lambda index, job: None,
               on_progress: Callable[[str], None] = lambda message: None,
-              on_row: Callable[[Row], None] = lambda row: None) -> ResultsFile:
-    """Run `jobs` in order, saving `results` to `output` after every row. Raises Interrupted on Ctrl-C."""
+              on_row: Callable[[Row], None] = lambda row: None,
+              recorders: Sequence[Recorder] = ()) -> ResultsFile:
+    """Run `jobs` in order, saving `results` to `output` and to every recorder after every row.
+    Raises Interrupted on Ctrl-C, after saving the rows so far and the interrupted one."""
     results.write(output)
+    for recorder in recorders:
+        recorder.started(results)
     with tempfile.TemporaryDirectory(prefix="batchmark-run-") as folder:
         for index, job in enumerate(jobs):
             on_start(index, job)
             try:
                 row = run_job(job, request, Path(folder), on_progress, logs=output.with_suffix(".logs"))
             except (Interrupted, KeyboardInterrupt):
-                results.rows.append(make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")))
                 results.interrupted = True
-                _finish(results, output)
+                _add_row(results, make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")),
+                         output, recorders)
+                _finish(results, output, recorders)
                 raise Interrupted() from None
-            results.rows.append(row)
-            apply_speedups(results.rows)
-            results.write(output)
+            _add_row(results, row, output, recorders)
             on_row(row)
-    _finish(results, output)
+    _finish(results, output, recorders)
     return results
 
 
-def _finish(results: ResultsFile, output: Path) -> None:
+def _add_row(results: ResultsFile, row: Row, output: Path, recorders: Sequence[Recorder]) -> None:
+    results.rows.append(row)
+    apply_speedups(results.rows)
+    results.write(output)
+    for recorder in recorders:
+        recorder.row_finished(results, row)
+
+
+def _finish(results: ResultsFile, output: Path, recorders: Sequence[Recorder]) -> None:
     results.finished_at = dt.datetime.now(dt.timezone.utc).isoformat()
     apply_speedups(results.rows)
     results.write(output)
+    for recorder in recorders:
+        recorder.finished(results)

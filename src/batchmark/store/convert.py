@@ -1,0 +1,122 @@
+"""Between the results schema (pydantic) and the tables: a run goes in and comes back out unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput, apply_speedups
+from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
+
+MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
+                    "train_flops_per_sample", "device_name", "framework_version", "threads")
+
+
+def hardware_of(fingerprint: dict) -> dict:
+    """What identifies a machine: the parts of the fingerprint that an update does not change. Drivers,
+    the OS release and framework versions are software: they are kept per run, so a compare can show them."""
+    cpu = fingerprint.get("cpu", {})
+    return {
+        "hostname": fingerprint.get("hostname"),
+        "cpu": {key: cpu.get(key) for key in ("model", "arch", "flags", "physical_cores", "logical_cores")},
+        "memory_bytes": fingerprint.get("memory_bytes"),
+        "gpus": [{key: gpu.get(key) for key in ("kind", "name", "memory", "compute_capability")}
+                 for gpu in fingerprint.get("gpus", [])],
+        "system": fingerprint.get("os", {}).get("system"),
+    }
+
+
+def machine_identity(hardware: dict) -> str:
+    return hashlib.sha256(json.dumps(hardware, sort_keys=True).encode()).hexdigest()
+
+
+def new_machine(fingerprint: dict) -> Machine:
+    hardware = hardware_of(fingerprint)
+    return Machine(
+        identity=machine_identity(hardware), hostname=str(hardware["hostname"] or "unknown"),
+        cpu_model=str(hardware["cpu"]["model"] or "unknown"), logical_cores=hardware["cpu"]["logical_cores"],
+        memory_bytes=hardware["memory_bytes"], gpus=", ".join(gpu["name"] or "?" for gpu in hardware["gpus"]),
+        hardware=hardware,
+    )
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def format_time(moment: dt.datetime | None) -> str | None:
+    # SQLite hands back naive datetimes; every time batchmark writes is UTC.
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat()
+
+
+def new_run(results: ResultsFile, machine: Machine) -> Run:
+    return Run(
+        run_id=results.run_id, machine=machine, schema_version=results.schema_version,
+        batchmark_version=results.batchmark_version, profile=results.profile, command=results.command,
+        started_at=parse_time(results.started_at), finished_at=parse_time(results.finished_at),
+        interrupted=results.interrupted, environment=results.machine,
+    )
+
+
+def new_result(row: Row, position: int) -> Result:
+    result = Result(
+        position=position, workload=row.workload, framework=row.framework, plan_label=row.plan_label,
+        plan=row.plan, device=str(row.plan.get("device", "")), precision=str(row.plan.get("precision", "")),
+        batch_size=row.batch_size, image_size=row.image_size, status=row.status,
+        failure_kind=row.failure.kind if row.failure else None,
+        failure_message=row.failure.message if row.failure else None,
+        failure_log=row.failure.log if row.failure else None,
+        warnings=[warning.model_dump() for warning in row.warnings], flop_convention=row.flop_convention,
+        samples_per_second=row.samples_per_second, compile_seconds=row.compile_seconds,
+        measured=row.measured is not None,
+    )
+    if row.measured is not None:
+        for column in MEASURED_COLUMNS:
+            setattr(result, column, getattr(row.measured, column))
+        result.samples = [
+            Sample(series=series, position=index, value=None if math.isnan(value) else value)
+            for series in SAMPLE_SERIES for index, value in enumerate(getattr(row.measured, series))
+        ]
+    if row.statistics is not None:
+        for column in STATISTICS_COLUMNS:
+            setattr(result, column, getattr(row.statistics, column))
+    return result
+
+
+def row_of(result: Result) -> Row:
+    measured = None
+    if result.measured:
+        series = {name: [] for name in SAMPLE_SERIES}
+        for sample in sorted(result.samples, key=lambda sample: (sample.series, sample.position)):
+            series[sample.series].append(math.nan if sample.value is None else sample.value)
+        measured = WorkerOutput(**{column: getattr(result, column) for column in MEASURED_COLUMNS}, **series)
+    statistics = None
+    if result.median is not None:
+        statistics = Statistics(**{column: getattr(result, column) for column in STATISTICS_COLUMNS})
+    failure = None
+    if result.failure_kind is not None:
+        failure = Failure(kind=result.failure_kind, message=result.failure_message or "", log=result.failure_log)
+    return Row(
+        workload=result.workload, framework=result.framework, plan_label=result.plan_label, plan=result.plan,
+        batch_size=result.batch_size, image_size=result.image_size, status=result.status, failure=failure,
+        measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
+        samples_per_second=result.samples_per_second, compile_seconds=result.compile_seconds,
+        flop_convention=result.flop_convention,
+    )
+
+
+def results_of(run: Run) -> ResultsFile:
+    rows = [row_of(result) for result in run.results]
+    apply_speedups(rows)
+    return ResultsFile(
+        schema_version=run.schema_version, batchmark_version=run.batchmark_version, run_id=run.run_id,
+        command=run.command, profile=run.profile, started_at=format_time(run.started_at),
+        finished_at=format_time(run.finished_at), interrupted=run.interrupted, machine=run.environment, rows=rows,
+    )

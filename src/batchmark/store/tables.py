@@ -1,0 +1,128 @@
+"""The history database's tables: machines, the runs made on them, each run's result rows, and every raw sample.
+
+Statistics are stored beside the samples so that queries (history, a leaderboard) need not recompute them;
+the samples stay the data. Anything derived from several rows (speedup over baseline) is not stored.
+Changing a table means a new migration in migrations/versions/; a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Machine(Base):
+    """One machine, deduplicated by its hardware identity; the software on it belongs to each run."""
+
+    __tablename__ = "machines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of `hardware`, canonical JSON
+    hostname: Mapped[str] = mapped_column(String(255))
+    cpu_model: Mapped[str] = mapped_column(String(255))
+    logical_cores: Mapped[int | None] = mapped_column(Integer)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    gpus: Mapped[str] = mapped_column(String(1000))  # e.g. "NVIDIA H200", "" for none
+    hardware: Mapped[dict] = mapped_column(JSON)
+
+    runs: Mapped[list[Run]] = relationship(back_populates="machine")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)  # the id users type, e.g. 20261128T164315Z-eb9cf2
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"), index=True)
+    schema_version: Mapped[int] = mapped_column(Integer)  # of the results JSON the run was made with
+    batchmark_version: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(32))
+    command: Mapped[list] = mapped_column(JSON)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    interrupted: Mapped[bool] = mapped_column(default=False)
+    environment: Mapped[dict] = mapped_column(JSON)  # the full fingerprint: OS, drivers, framework versions
+
+    machine: Mapped[Machine] = relationship(back_populates="runs")
+    results: Mapped[list[Result]] = relationship(back_populates="run", order_by="Result.position",
+                                                 cascade="all, delete-orphan")
+
+
+class Result(Base):
+    """One (workload, framework, plan) row of a run, ok or failed."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        UniqueConstraint("run_pk", "position"),
+        Index("ix_results_workload_framework", "workload", "framework"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # order within the run
+    workload: Mapped[str] = mapped_column(String(100))
+    framework: Mapped[str] = mapped_column(String(50))
+    plan_label: Mapped[str] = mapped_column(String(500))
+    plan: Mapped[dict] = mapped_column(JSON)
+    device: Mapped[str] = mapped_column(String(20))
+    precision: Mapped[str] = mapped_column(String(20))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    image_size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))  # "ok" or "failed"
+    failure_kind: Mapped[str | None] = mapped_column(String(20))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    failure_log: Mapped[str | None] = mapped_column(Text)  # path of the worker's kept output
+    warnings: Mapped[list] = mapped_column(JSON)  # [{"code", "message"}]
+    flop_convention: Mapped[str] = mapped_column(Text)
+    # What the worker measured, when it got that far (a failed row may have none).
+    measured: Mapped[bool] = mapped_column(default=False)
+    setup_seconds: Mapped[float | None] = mapped_column(Float)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_kind: Mapped[str | None] = mapped_column(String(100))
+    forward_flops_per_sample: Mapped[float | None] = mapped_column(Float)
+    train_flops_per_sample: Mapped[float | None] = mapped_column(Float)
+    device_name: Mapped[str | None] = mapped_column(String(255))
+    framework_version: Mapped[str | None] = mapped_column(String(64))
+    threads: Mapped[int | None] = mapped_column(Integer)
+    # Statistics of the timed steps' seconds, derived from the samples.
+    samples_per_second: Mapped[float | None] = mapped_column(Float)
+    compile_seconds: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int | None] = mapped_column(Integer)
+    median: Mapped[float | None] = mapped_column(Float)
+    mean: Mapped[float | None] = mapped_column(Float)
+    stdev: Mapped[float | None] = mapped_column(Float)
+    q1: Mapped[float | None] = mapped_column(Float)
+    q3: Mapped[float | None] = mapped_column(Float)
+    iqr: Mapped[float | None] = mapped_column(Float)
+    min: Mapped[float | None] = mapped_column(Float)
+    max: Mapped[float | None] = mapped_column(Float)
+    cv: Mapped[float | None] = mapped_column(Float)
+    ci_low: Mapped[float | None] = mapped_column(Float)
+    ci_high: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[Run] = relationship(back_populates="results")
+    samples: Mapped[list[Sample]] = relationship(back_populates="result", order_by="(Sample.series, Sample.position)",
+                                                 cascade="all, delete-orphan")
+
+
+class Sample(Base):
+    """One raw value of one series of a row: a warm-up step's seconds, a timed step's seconds, or its loss."""
+
+    __tablename__ = "samples"
+
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), primary_key=True)
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)  # warmup_seconds, step_seconds, losses
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)  # NULL is NaN: SQLite cannot store a NaN (a diverged loss)
+
+    result: Mapped[Result] = relationship(back_populates="samples")
+
+
+SAMPLE_SERIES = ("warmup_seconds", "step_seconds", "losses")
+STATISTICS_COLUMNS = ("n", "median", "mean", "stdev", "q1", "q3", "iqr", "min", "max", "cv", "ci_low", "ci_high")
