@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run quick test clean
+.PHONY: install services run quick test clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ run: install
 quick: install
 	$(BIN)/batchmark run --quick
 
-test: install
+# PostgreSQL and Chromium for the history and browser tests (Debian, as root; elsewhere those tests skip).
+services:
+	scripts/test-services.sh
+
+test: install services
 	$(BIN)/python -m pytest
 
 clean:

@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from batchmark.results import load_results
+from batchmark.store import open_history
 from tests.helpers import batchmark
 
 
@@ -40,6 +41,9 @@ def test_a_real_workload_runs_with_both_plans(tmp_path):
     assert accelerated.speedup_vs_baseline == pytest.approx(baseline.statistics.median / accelerated.statistics.median)
     assert results.machine["cpu"]["logical_cores"] >= 1
     assert "style_transfer" in result.stdout and "torch cpu fp32 compile=off contiguous" in result.stdout
+    # Every run is also in the history, and drawn in a report beside its JSON.
+    assert open_history().load(results.run_id).model_dump() == results.model_dump()
+    assert f"report:  {tmp_path / 'results.html'}" in result.stderr
 
 
 def test_json_output_is_the_results_file(tmp_path, fake_workloads):
@@ -87,7 +91,8 @@ def test_a_switch_jax_cannot_honour_is_an_unsupported_row(tmp_path):
     assert row.failure.kind == "unsupported" and "thread" in row.failure.message
 
 
-def test_ctrl_c_keeps_finished_rows(tmp_path, fake_workloads):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_keeps_finished_rows(tmp_path, fake_workloads, stop):
     output = tmp_path / "results.json"
     parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",
                                "--framework", "torch", "--plan", "baseline", "--quick", "--output", str(output)],
@@ -103,13 +108,16 @@ def test_ctrl_c_keeps_finished_rows(tmp_path, fake_workloads):
     time.sleep(2)  # the hang worker is running now
     workers = psutil.Process(parent.pid).children(recursive=True)
     assert workers, "a worker should be running"
-    parent.send_signal(signal.SIGINT)
+    parent.send_signal(stop)
     parent.communicate(timeout=30)
     assert parent.returncode == 130
     results = load_results(output)
     assert results.interrupted
     assert [(row.workload, row.status) for row in results.rows] == [("tiny_cnn", "ok"), ("hang", "failed")]
     assert results.rows[1].failure.kind == "interrupted"
+    kept = open_history().load(results.run_id)  # the history has the same rows, written as they finished
+    assert kept.interrupted and kept.model_dump() == results.model_dump()
+    assert output.with_suffix(".html").exists()  # and the report of what finished
     time.sleep(0.5)
     assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
 

@@ -1,59 +1,23 @@
-"""The `batchmark` command: one function per subcommand. Bad input is one line on stderr and exit 2.
-
-Frameworks are never imported here: `--help`, `list` and `info` stay instant, and `run` leaves every
-framework to its worker processes.
-"""
+"""`batchmark list`, `info` and `run`: what can be measured here, and measuring it."""
 
 from __future__ import annotations
 
 import json
-import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
 from rich.text import Text
 
+from batchmark.cli.app import (EXIT_FAILED_ROWS, EXIT_INTERRUPTED, DatabaseOption, app, console, errors, fail_usage,
+                               load_plugins, open_history_or_exit, split_list)
 from batchmark.engine.errors import UsageError
 from batchmark.workloads.registry import UnknownNameError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Seconds per training batch, honestly timed, for any machine, framework and device.")
-# Piped output has no terminal width to fit: let tables be as wide as they need (Rich would assume 80).
-console = Console(width=None if sys.stdout.isatty() else 200)
-errors = Console(stderr=True)
-
-EXIT_FAILED_ROWS = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-PLUGINS_VARIABLE = "BATCHMARK_PLUGINS"  # comma-separated modules that register extra workloads
-
-
-def fail_usage(message: str) -> typer.Exit:
-    errors.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
-    return typer.Exit(EXIT_USAGE)
-
-
-def load_plugins() -> list[str]:
-    import importlib
-
-    modules = [name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(",") if name.strip()]
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise UsageError(f"{PLUGINS_VARIABLE}: cannot import '{module}': {error}") from None
-    return modules
-
-
-def split_list(value: str) -> list[str]:
-    """Comma-separated names, each once, in the order given."""
-    return list(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
 
 
 @app.command("list")
@@ -156,6 +120,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the weights and the synthetic data.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON instead of the table.")] = False,
     output: Annotated[Optional[Path], typer.Option(help="Where to write the results JSON.")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report",
+                                         help="Write the HTML report beside the results JSON.")] = True,
+    database: DatabaseOption = None,
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
     from batchmark.display import print_results
@@ -163,6 +130,7 @@ def run(
     from batchmark.engine.profiles import PROFILES
     from batchmark.engine.runner import Interrupted, SuiteRequest, new_results, plan_jobs, probe_devices, run_suite, validate
     from batchmark.machine import fingerprint, nvidia_gpus
+    from batchmark.store import HistoryRecorder
     from batchmark.workloads.registry import workload_names
 
     try:
@@ -174,6 +142,7 @@ def run(
             steps=steps, warmup=warmup, timeout=timeout, weights=weights, seed=seed, plugins=plugins,
         )
         validate(request)
+        history = open_history_or_exit(database)  # before any work: a broken history is an error, not a surprise
         if device == "cuda" and not nvidia_gpus():  # instant answer before any framework starts
             raise UsageError("--device cuda: this machine has no NVIDIA GPU (nvidia-smi finds none). "
                              "Allowed here: auto, cpu.")
@@ -187,12 +156,16 @@ def run(
 
     results = new_results(sys.argv, request.profile, fingerprint())
     path = output or default_output(results.run_id)
+    recorder = HistoryRecorder(history, on_error=lambda error: errors.print(
+        f"warning: the history stops here ({error}); every row is still in {path}", highlight=False,
+        markup=False, soft_wrap=True))
     # Time remaining from the average row so far: rows take minutes, so the speed is averaged over an hour
     # (Rich's default 30 s window would hold no finished row and show nothing).
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=errors,
                         transient=True, speed_estimate_period=3600)
     interrupted = False
+    signal.signal(signal.SIGTERM, raise_interrupt)  # `kill` or a CI time-out: keep what finished, as on Ctrl-C
     with progress:
         suite = progress.add_task("starting", total=len(jobs))
         current = {"label": ""}
@@ -206,7 +179,7 @@ def run(
 
         try:
             run_suite(request, jobs, results, path, on_start=on_start, on_progress=on_progress,
-                      on_row=lambda row: progress.advance(suite))
+                      on_row=lambda row: progress.advance(suite), recorders=[recorder])
         except Interrupted:
             interrupted = True
     if as_json:
@@ -214,21 +187,24 @@ def run(
     else:
         print_results(results, console)
     errors.print(f"results: {path}", highlight=False, soft_wrap=True)
+    if not recorder.broken:
+        errors.print(f"history: run {results.run_id} in {history.location}", highlight=False, soft_wrap=True)
+    if report and results.rows:
+        from batchmark.report import write_report
+
+        report_path = write_report([results], path.with_suffix(".html"))
+        errors.print(f"report:  {report_path}", highlight=False, soft_wrap=True)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if any(row.status == "failed" for row in results.rows):
         raise typer.Exit(EXIT_FAILED_ROWS)
 
 
+def raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def default_output(run_id: str) -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("batchmark") / "runs" / f"{run_id}.json"
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

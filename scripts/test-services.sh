@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# What the PostgreSQL and browser tests need, on Debian as root (CI and the development machines):
+# Chromium and PostgreSQL from Debian's packages, the server started, and a role for root.
+# Elsewhere it says so and does nothing: those tests then skip, and the rest of `make test` still runs.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "test-services: not root on Debian; the PostgreSQL and browser tests will be skipped" >&2
+    exit 0
+fi
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+if ((${#missing[@]})); then
+    echo "test-services: installing ${missing[*]} from Debian's packages" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
+pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 || true  # already running is fine
+for _ in $(seq 30); do
+    pg_isready -q -h /var/run/postgresql && break
+    sleep 1
+done
+if ! su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'root'\"" | grep -q 1; then
+    su postgres -c "createuser --superuser root"
+fi
+echo "test-services: PostgreSQL $version/$cluster and $(chromium --version 2>/dev/null | head -n 1) ready" >&2

@@ -1,0 +1,3 @@
+from batchmark.cli import main
+
+main()

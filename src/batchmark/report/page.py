@@ -1,0 +1,262 @@
+"""The report page: one HTML file, scripts and styles inline, that opens offline and can be mailed around.
+
+Everything a user typed or a machine reported (hostnames, plan labels, failure messages) reaches the page
+through Jinja2 with autoescaping on; only our own CSS, plotly.js and Plotly's escaped JSON are marked safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import plotly.graph_objects as go
+import plotly.io
+from markupsafe import Markup, escape
+from rich.text import Text
+
+from batchmark.display import fastest_lines, human_bytes, speedup_text
+from batchmark.engine.plan import Plan
+from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
+from batchmark.results import FLOP_CONVENTION, ResultsFile, Row
+
+DEFAULT_TITLE = "Seconds per training batch"
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A number as the table shows it, with its exact value in `data-value` for anyone checking."""
+
+    field: str
+    text: str
+    value: str | None = None  # None: there is no number here, only text such as "—"
+    css: str = ""
+    title: str = ""
+
+
+@dataclass
+class TableRow:
+    run_label: str
+    row: Row
+    plan_switches: list[str]  # Plan.describe() in words, less the framework its own column shows
+    starts_group: bool  # the first row of its workload: the table names the workload once per group
+    cells: list[Cell] = field(default_factory=list)
+
+
+def exact(value: float | int | None) -> str | None:
+    """repr is the shortest string that reads back to the same float, in Python and in JavaScript."""
+    return None if value is None else repr(value)
+
+
+def speedup_cell(row: Row) -> Cell:
+    wording = speedup_text(row.speedup_vs_baseline, is_baseline=row.plan_label == "baseline")
+    css = {"green": "faster", "bold red": "slower"}.get(str(wording.style), "muted")
+    return Cell("speedup", wording.plain, exact(row.speedup_vs_baseline), css)
+
+
+def flops_per_second_cell(row: Row) -> Cell:
+    flops = row.measured.train_flops_per_sample if row.measured else None
+    if flops is None or row.samples_per_second is None:
+        return Cell("flops", "—", css="muted")
+    achieved = flops * row.samples_per_second
+    prefix, scale = next((prefix, scale) for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("", 1))
+                         if achieved >= scale or scale == 1)
+    return Cell("flops", f"{achieved / scale:.1f} {prefix}FLOP/s", exact(achieved),
+                title=f"{flops / 1e9:.2f} GFLOP per training sample × samples/s")
+
+
+def measured_cells(row: Row) -> list[Cell]:
+    stats, measured = row.statistics, row.measured
+    return [
+        Cell("median", f"{stats.median:.4f}", exact(stats.median), "strong"),
+        Cell("ci", f"{stats.ci_low:.4f} – {stats.ci_high:.4f}", f"{stats.ci_low!r} {stats.ci_high!r}",
+             title=f"bootstrap 95% CI of the median of {stats.n} steps; CV {stats.cv:.1%}"),
+        Cell("samples_per_second", samples_per_second_text(row.samples_per_second), exact(row.samples_per_second)),
+        speedup_cell(row),
+        Cell("compile", "—" if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
+             exact(row.compile_seconds), "" if row.compile_seconds is not None else "muted"),
+        Cell("memory", human_bytes(measured.peak_memory_bytes), exact(measured.peak_memory_bytes),
+             title=measured.memory_kind),
+        flops_per_second_cell(row),
+    ]
+
+
+def plan_switches(row: Row) -> list[str]:
+    words = Plan(**row.plan).describe().split()
+    return words[1:] if words and words[0] == row.framework else words
+
+
+def table_rows(runs: list[ResultsFile]) -> list[TableRow]:
+    rows, previous = [], None
+    for label, run in zip(run_labels(runs), runs):
+        for row in run.rows:
+            group = (label, row.workload)
+            rows.append(TableRow(label, row, plan_switches(row), group != previous,
+                                 measured_cells(row) if is_measured(row) else []))
+            previous = group
+    return rows
+
+
+def format_time(stamp: str | None) -> str:
+    if not stamp:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp  # shown as recorded rather than hidden
+    return f"{moment:%Y-%m-%d %H:%M} {moment:%Z}".strip()
+
+
+def format_duration(started: str, finished: str | None) -> str | None:
+    try:
+        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def machine_facts(machine: dict) -> list[tuple[str, str]]:
+    """The fingerprint in words; a field an older batchmark did not record is left out, not invented."""
+    cpu, system = machine.get("cpu") or {}, machine.get("os") or {}
+    gpus = [f"{gpu.get('name', '?')}" + (f" ({gpu['memory']})" if gpu.get("memory") else "")
+            + (f", driver {gpu['driver']}" if gpu.get("driver") else "") for gpu in machine.get("gpus") or []]
+    frameworks = [f"{name} {version}" for name, version in (machine.get("frameworks") or {}).items() if version]
+    facts = [
+        ("CPU", f"{cpu.get('model', '?')} ({cpu.get('arch', '?')})" if cpu else None),
+        ("Cores", f"{cpu.get('physical_cores', '?')} physical · {cpu.get('logical_cores', '?')} logical · "
+                  f"{cpu.get('usable_cores', '?')} usable" if cpu else None),
+        ("CPU flags", ", ".join(cpu.get("flags") or []) or None),
+        ("Memory", human_bytes(machine["memory_bytes"]) if machine.get("memory_bytes") else None),
+        ("GPUs", "; ".join(gpus) or "none"),
+        ("OS", f"{system.get('system', '')} {system.get('release', '')}".strip() or None),
+        ("Python", machine.get("python")),
+        ("Frameworks", ", ".join(frameworks) or None),
+        ("batchmark", machine.get("batchmark")),
+    ]
+    return [(name, str(value)) for name, value in facts if value]
+
+
+def machine_cards(runs: list[ResultsFile]) -> list[dict]:
+    """One card per distinct fingerprint, naming the runs measured on it."""
+    cards: dict[str, dict] = {}
+    for run in runs:
+        key = json.dumps(run.machine, sort_keys=True, default=str)
+        card = cards.setdefault(key, {"hostname": str(run.machine.get("hostname", "unknown host")),
+                                      "facts": machine_facts(run.machine), "runs": []})
+        card["runs"].append(run.run_id)
+    return list(cards.values())
+
+
+def run_summaries(runs: list[ResultsFile]) -> list[dict]:
+    return [{"label": label, "run_id": run.run_id, "started": format_time(run.started_at),
+             "duration": format_duration(run.started_at, run.finished_at), "profile": run.profile,
+             "command": " ".join(run.command), "interrupted": run.interrupted,
+             "rows": len(run.rows), "failed": sum(row.status == "failed" for row in run.rows)}
+            for label, run in zip(run_labels(runs), runs)]
+
+
+def summary_tiles(rows: list[TableRow]) -> list[dict]:
+    """The few numbers a reader looks for first: how much ran, how much to doubt, the best and worst plan."""
+    measured = [entry for entry in rows if entry.cells]
+    warned = [entry for entry in rows if entry.row.warnings]
+    compared = sorted((entry for entry in measured
+                       if entry.row.plan_label != "baseline" and entry.row.speedup_vs_baseline is not None),
+                      key=lambda entry: entry.row.speedup_vs_baseline)
+    failed = len(rows) - len(measured)
+    tiles = [
+        {"label": "Rows measured", "value": f"{len(measured)} of {len(rows)}",
+         "detail": f"{failed} failed" if failed else "none failed", "tone": "bad" if failed else ""},
+        {"label": "Rows with warnings", "value": str(len(warned)),
+         "detail": "see the notes under those rows" if warned else "all steady", "tone": "warn" if warned else ""},
+    ]
+    for label, entry in (("Best speedup", compared[-1] if compared else None),
+                         ("Worst speedup", compared[0] if len(compared) > 1 else None)):
+        if entry is not None:
+            cell = speedup_cell(entry.row)
+            tiles.append({"label": label, "value": cell.text, "tone": cell.css,
+                          "detail": f"{entry.row.workload} · {entry.row.framework} · {entry.row.plan_label}"})
+    return tiles
+
+
+def rich_to_html(text: Text) -> Markup:
+    """The terminal's "fastest" sentences, with their bold and colour kept as HTML and their text escaped."""
+    cuts = sorted({0, len(text.plain), *(span.start for span in text.spans), *(span.end for span in text.spans)})
+    parts = []
+    for start, end in zip(cuts, cuts[1:]):
+        styles = " ".join(str(span.style) for span in text.spans if span.start <= start and span.end >= end)
+        piece = escape(text.plain[start:end])
+        if "green" in styles:
+            piece = Markup('<span class="faster">{}</span>').format(piece)
+        if "bold" in styles:
+            piece = Markup("<strong>{}</strong>").format(piece)
+        parts.append(piece)
+    return Markup("").join(parts)
+
+
+def highlights(runs: list[ResultsFile]) -> list[tuple[str, list[Markup]]]:
+    return [(label, [rich_to_html(line) for line in fastest_lines(run)])
+            for label, run in zip(run_labels(runs), runs)]
+
+
+def plotly_js() -> Markup:
+    bundle = resources.files("batchmark.report").joinpath("assets/plotly-cartesian.min.js").read_text("utf-8")
+    assert "</script" not in bundle.lower(), "the vendored bundle would end its own <script> element"
+    return Markup(bundle)
+
+
+def figure_json(figure: go.Figure) -> Markup:
+    # plotly.io.to_json writes <, > and / as \\u escapes, so the JSON cannot close the <script> it sits in.
+    return Markup(plotly.io.to_json(figure, pretty=False, validate=False))
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("batchmark.report", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def render_report(runs: list[ResultsFile], title: str | None = None) -> str:
+    """The whole report as one HTML string; `runs` are shown side by side, in the order given."""
+    if not runs:
+        raise ValueError("a report needs at least one run; pass the results of one or more `batchmark run`s")
+    conventions = list(dict.fromkeys(row.flop_convention for run in runs for row in run.rows)) or [FLOP_CONVENTION]
+    rows = table_rows(runs)
+    return environment().get_template("report.html.j2").render(
+        title=title or DEFAULT_TITLE,
+        several_runs=len(runs) > 1,
+        runs=run_summaries(runs),
+        tiles=summary_tiles(rows),
+        machines=machine_cards(runs),
+        highlights=highlights(runs),
+        figures={chart_id: figure_json(figure) for chart_id, figure in build_figures(runs).items()},
+        plot_config=Markup(json.dumps(PLOT_CONFIG)),
+        rows=rows,
+        batch_text=batch_text,
+        flop_conventions=conventions,
+        plotly_js=plotly_js(),
+        generated=format_time(datetime.now().astimezone().isoformat()),
+    )
+
+
+def write_report(runs: list[ResultsFile], path: Path, title: str | None = None) -> Path:
+    """Atomically, like the results files: a browser reloading mid-write never sees half a report."""
+    page = render_report(runs, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(page)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep a report meant for sharing private
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
