@@ -8,6 +8,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugins.fake_workloads"
 
+pytest_plugins = ["tests.databases"]  # the database_url fixture: SQLite, and PostgreSQL when reachable
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):

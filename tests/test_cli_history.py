@@ -25,7 +25,15 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-def test_import_history_show_and_export_round_trip(tmp_path):
+def test_the_default_history_is_in_the_user_data_directory(tmp_path):
+    run = sample_runs.standard_run()
+    assert batchmark("import", write(run, tmp_path / "run.json")).returncode == 0
+    assert default_database_path().exists()  # under this test's XDG_DATA_HOME
+    assert open_history(str(default_database_path())).runs()[0].run_id == run.run_id
+
+
+def test_import_history_show_and_export_round_trip(tmp_path, database_url, monkeypatch):
+    monkeypatch.setenv("BATCHMARK_DB", database_url)  # as a team would point every command at its server
     run = sample_runs.standard_run()
     imported = batchmark("import", write(run, tmp_path / "run.json"))
     assert imported.returncode == 0, imported.stderr
@@ -35,7 +43,6 @@ def test_import_history_show_and_export_round_trip(tmp_path):
 
     listed = json.loads(batchmark("history", "--json").stdout)
     assert [(entry["run_id"], entry["rows"], entry["failed"]) for entry in listed] == [(run.run_id, 6, 1)]
-    assert default_database_path().exists()  # the default history, under this test's XDG_DATA_HOME
 
     shown = batchmark("show", run.run_id[:12])
     assert shown.returncode == 0, shown.stderr

@@ -1,4 +1,4 @@
-"""Every store test runs on SQLite, and on a real PostgreSQL server when one is reachable.
+"""`database_url`: a test that takes it runs on SQLite, and on a real PostgreSQL server when one is reachable.
 
 BATCHMARK_TEST_POSTGRES names the server (default: the local one over its Unix socket, as .ci/run sets it
 up); BATCHMARK_REQUIRE_POSTGRES=1 (set by .ci/run) turns "unreachable" from a skip into a failure.
