@@ -109,7 +109,9 @@ def test_ctrl_c_or_kill_keeps_finished_rows(tmp_path, fake_workloads, stop):
     workers = psutil.Process(parent.pid).children(recursive=True)
     assert workers, "a worker should be running"
     parent.send_signal(stop)
-    parent.communicate(timeout=30)
+    # After the signal the parent still saves the rows to the history and writes the report: seconds here,
+    # but much longer while the rest of the suite loads this 2-core machine.
+    parent.communicate(timeout=120)
     assert parent.returncode == 130
     results = load_results(output)
     assert results.interrupted
