@@ -192,8 +192,12 @@ def run(
     if report and results.rows:
         from batchmark.report import write_report
 
-        report_path = write_report([results], path.with_suffix(".html"))
-        errors.print(f"report:  {report_path}", highlight=False, soft_wrap=True)
+        try:
+            report_path = write_report([results], path.with_suffix(".html"))
+            errors.print(f"report:  {report_path}", highlight=False, soft_wrap=True)
+        except OSError as error:  # the rows are saved already; a report is `batchmark report` away
+            errors.print(f"warning: cannot write the report beside {path}: {error.strerror}", highlight=False,
+                         markup=False, soft_wrap=True)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if any(row.status == "failed" for row in results.rows):

@@ -6,7 +6,6 @@ runs can write to one database at once.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
