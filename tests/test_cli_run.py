@@ -96,7 +96,9 @@ def test_ctrl_c_or_kill_keeps_finished_rows(tmp_path, fake_workloads, stop):
     output = tmp_path / "results.json"
     parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",
                                "--framework", "torch", "--plan", "baseline", "--quick", "--output", str(output)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              # As in a terminal: a test runner started in the background inherits an ignored SIGINT.
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if output.exists() and len(json.loads(output.read_text())["rows"]) == 1:
