@@ -6,7 +6,8 @@ import datetime as dt
 import itertools
 
 from batchmark.engine.stats import summarize
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_speedups
+from batchmark.results import (Calibration, Failure, Peak, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks,
+                               apply_speedups)
 
 _run_numbers = itertools.count(1)
 
@@ -57,16 +58,29 @@ def failed_row(workload: str, framework: str, plan_label: str, kind: str = "oom"
 
 
 def run(rows: list[Row], *, hostname: str = "bench-01", run_id: str | None = None,
-        started_at: dt.datetime | None = None, profile: str = "standard", torch_version: str = "2.13.0+cpu") -> ResultsFile:
+        started_at: dt.datetime | None = None, profile: str = "standard", torch_version: str = "2.13.0+cpu",
+        calibration: Calibration | None = None) -> ResultsFile:
     number = next(_run_numbers)
     started = started_at or dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=number)
     apply_speedups(rows)
-    return ResultsFile(
+    results = ResultsFile(
         batchmark_version="0.1.0", run_id=run_id or f"{started:%Y%m%dT%H%M%SZ}-{number:06x}",
         command=["batchmark", "run"], profile=profile, started_at=started.isoformat(),
         finished_at=(started + dt.timedelta(minutes=30)).isoformat(), machine=fingerprint(hostname, torch_version),
-        rows=rows,
+        rows=rows, calibration=calibration,
     )
+    apply_peaks(results)
+    return results
+
+
+def calibration(fp32: float = 0.2e12, bf16: float = 0.7e12) -> Calibration:
+    return Calibration(fingerprint="f" * 64, framework="torch", framework_version="2.13.0+cpu",
+                       measured_at="2026-11-28T12:00:00+00:00", seconds=12.5, peaks=[
+                           Peak(device="cpu", precision="fp32", flops_per_second=fp32, operation="matmul 2048",
+                                by_operation={"matmul 2048": fp32, "conv3x3": fp32 * 0.9}),
+                           Peak(device="cpu", precision="bf16", flops_per_second=bf16, operation="conv3x3",
+                                by_operation={"matmul 2048": bf16 * 0.5, "conv3x3": bf16}),
+                       ])
 
 
 def standard_run(**options) -> ResultsFile:
@@ -81,4 +95,4 @@ def standard_run(**options) -> ResultsFile:
                framework_version="2.21.0"),
         ok_row("mobilenetv3", "tensorflow", "accelerated", [16.3, 16.4, 15.9, 16.5, 16.36], train_flops=1.29e9,
                framework_version="2.21.0"),
-    ], **options)
+    ], **{"calibration": calibration(), **options})

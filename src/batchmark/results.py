@@ -70,6 +70,30 @@ class WorkerOutput(BaseModel):
     threads: int | None  # intra-op threads the framework actually used
 
 
+class Peak(BaseModel):
+    """The best FLOP/s one device reached in one precision: the limit that % of peak is measured against."""
+
+    device: str  # "cpu", "cuda", "mps"
+    precision: str  # "fp32", "bf16", "fp16", "tf32"
+    flops_per_second: float  # the best of several trials, the higher of the operations
+    operation: str  # which operation reached it, with its shape
+    by_operation: dict[str, float] = Field(default_factory=dict)  # each operation's best FLOP/s
+
+
+class Calibration(BaseModel):
+    """This machine's measured peaks, cached per machine fingerprint."""
+
+    fingerprint: str  # sha256 of the fingerprint fields that decide the peak (hardware, framework version)
+    framework: str
+    framework_version: str
+    measured_at: str
+    seconds: float  # how long calibrating took
+    peaks: list[Peak] = Field(default_factory=list)
+
+    def peak(self, device: str, precision: str) -> Peak | None:
+        return next((p for p in self.peaks if p.device == device and p.precision == precision), None)
+
+
 class Row(BaseModel):
     workload: str
     framework: str
@@ -86,6 +110,11 @@ class Row(BaseModel):
     compile_seconds: float | None = None  # warm-up time above the steady state, for compiled plans
     speedup_vs_baseline: float | None = None  # baseline median / this median: > 1 is faster
     flop_convention: str = FLOP_CONVENTION
+    # Where the plan came from: "static" (assumed switches), "tuned" (measured by `batchmark tune`), or None
+    # for plans named switch by switch.
+    plan_source: str | None = None
+    achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
+    percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
 
 
 class ResultsFile(BaseModel):
@@ -98,6 +127,7 @@ class ResultsFile(BaseModel):
     finished_at: str | None = None
     interrupted: bool = False
     machine: dict
+    calibration: Calibration | None = None  # the machine's measured peaks, when calibrated
     rows: list[Row] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
@@ -120,6 +150,23 @@ def apply_speedups(rows: list[Row]) -> None:
     for row in rows:
         base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
         row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
+
+
+def apply_peaks(results: "ResultsFile") -> None:
+    """Achieved model FLOP/s and % of the calibrated peak of each ok row; derived, never stored.
+
+    The peak is the one measured for the row's device and precision (fp32 rows against the fp32 peak, bf16
+    autocast rows against the bf16 peak), so a row's % says how close that plan came to what the hardware
+    reached in the same arithmetic."""
+    for row in results.rows:
+        row.achieved_flops_per_second = row.percent_of_peak = None
+        if row.status != "ok" or row.measured is None or not row.measured.train_flops_per_sample:
+            continue
+        row.achieved_flops_per_second = row.measured.train_flops_per_sample * row.samples_per_second
+        peak = results.calibration.peak(str(row.plan.get("device")), str(row.plan.get("precision"))) \
+            if results.calibration else None
+        if peak is not None and peak.flops_per_second > 0:
+            row.percent_of_peak = 100.0 * row.achieved_flops_per_second / peak.flops_per_second
 
 
 class ResultsFormatError(ValueError):

@@ -28,7 +28,7 @@ from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_speedups
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks, apply_speedups
 from batchmark.workloads.registry import get_workload
 
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
@@ -308,6 +308,7 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
 def _add_row(results: ResultsFile, row: Row, output: Path, recorders: Sequence[Recorder]) -> None:
     results.rows.append(row)
     apply_speedups(results.rows)
+    apply_peaks(results)
     results.write(output)
     for recorder in recorders:
         recorder.row_finished(results, row)
@@ -316,6 +317,7 @@ def _add_row(results: ResultsFile, row: Row, output: Path, recorders: Sequence[R
 def _finish(results: ResultsFile, output: Path, recorders: Sequence[Recorder]) -> None:
     results.finished_at = dt.datetime.now(dt.timezone.utc).isoformat()
     apply_speedups(results.rows)
+    apply_peaks(results)
     results.write(output)
     for recorder in recorders:
         recorder.finished(results)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput, apply_speedups
+from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput, apply_peaks, apply_speedups, Calibration
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
 
 MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
@@ -62,6 +62,7 @@ def new_run(results: ResultsFile, machine: Machine) -> Run:
         batchmark_version=results.batchmark_version, profile=results.profile, command=results.command,
         started_at=parse_time(results.started_at), finished_at=parse_time(results.finished_at),
         interrupted=results.interrupted, environment=results.machine,
+        calibration=results.calibration.model_dump() if results.calibration else None,
     )
 
 
@@ -75,7 +76,7 @@ def new_result(row: Row, position: int) -> Result:
         failure_log=row.failure.log if row.failure else None,
         warnings=[warning.model_dump() for warning in row.warnings], flop_convention=row.flop_convention,
         samples_per_second=row.samples_per_second, compile_seconds=row.compile_seconds,
-        measured=row.measured is not None,
+        measured=row.measured is not None, plan_source=row.plan_source,
     )
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
@@ -108,15 +109,18 @@ def row_of(result: Result) -> Row:
         batch_size=result.batch_size, image_size=result.image_size, status=result.status, failure=failure,
         measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
         samples_per_second=result.samples_per_second, compile_seconds=result.compile_seconds,
-        flop_convention=result.flop_convention,
+        flop_convention=result.flop_convention, plan_source=result.plan_source,
     )
 
 
 def results_of(run: Run) -> ResultsFile:
     rows = [row_of(result) for result in run.results]
     apply_speedups(rows)
-    return ResultsFile(
+    results = ResultsFile(
         schema_version=run.schema_version, batchmark_version=run.batchmark_version, run_id=run.run_id,
         command=run.command, profile=run.profile, started_at=format_time(run.started_at),
         finished_at=format_time(run.finished_at), interrupted=run.interrupted, machine=run.environment, rows=rows,
+        calibration=Calibration.model_validate(run.calibration) if run.calibration else None,
     )
+    apply_peaks(results)
+    return results

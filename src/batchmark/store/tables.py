@@ -48,6 +48,7 @@ class Run(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     interrupted: Mapped[bool] = mapped_column(default=False)
     environment: Mapped[dict] = mapped_column(JSON)  # the full fingerprint: OS, drivers, framework versions
+    calibration: Mapped[dict | None] = mapped_column(JSON)  # the machine's measured peaks at the time, if any
 
     machine: Mapped[Machine] = relationship(back_populates="runs")
     results: Mapped[list[Result]] = relationship(back_populates="run", order_by="Result.position",
@@ -80,6 +81,7 @@ class Result(Base):
     failure_log: Mapped[str | None] = mapped_column(Text)  # path of the worker's kept output
     warnings: Mapped[list] = mapped_column(JSON)  # [{"code", "message"}]
     flop_convention: Mapped[str] = mapped_column(Text)
+    plan_source: Mapped[str | None] = mapped_column(String(20))  # "static" or "tuned" for named plans
     # What the worker measured, when it got that far (a failed row may have none).
     measured: Mapped[bool] = mapped_column(default=False)
     setup_seconds: Mapped[float | None] = mapped_column(Float)
