@@ -12,7 +12,7 @@ MPS = DeviceSupport("mps", bf16=False, fp16=True, tf32=False, compile=False)
 
 def test_baseline_is_the_plain_framework():
     (request,) = parse_plans(["baseline"])
-    assert request.resolve("torch", CUDA, None) == Plan("torch", "cpu", "fp32", "off", False, None)
+    assert request.resolve("torch", CUDA, None)[0] == Plan("torch", "cpu", "fp32", "off", False, None)
 
 
 @pytest.mark.parametrize("device, precision, compile_mode", [
@@ -64,20 +64,20 @@ def test_named_list():
 
 def test_switches_start_from_baseline_unless_a_plan_is_named():
     (plain,) = parse_plans(["precision=bf16,compile=off"])
-    assert plain.resolve("torch", CPU_BF16, None) == Plan(precision="bf16")
+    assert plain.resolve("torch", CPU_BF16, None)[0] == Plan(precision="bf16")
     (ablation,) = parse_plans(["accelerated,compile=off"])
-    assert ablation.resolve("torch", CPU_BF16, None) == Plan(
+    assert ablation.resolve("torch", CPU_BF16, None)[0] == Plan(
         device="cpu", precision="bf16", compile="off", channels_last=True)
 
 
 def test_every_switch_parses():
     (request,) = parse_plans(["device=cpu,precision=fp16,compile=max-autotune,channels_last=true,threads=1"])
-    assert request.resolve("torch", CPU_PLAIN, None) == Plan("torch", "cpu", "fp16", "max-autotune", True, 1)
+    assert request.resolve("torch", CPU_PLAIN, None)[0] == Plan("torch", "cpu", "fp16", "max-autotune", True, 1)
 
 
 def test_device_override_applies_before_switches():
     (request,) = parse_plans(["baseline"])
-    assert request.resolve("torch", CUDA, "cuda").device == "cuda"
+    assert request.resolve("torch", CUDA, "cuda")[0].device == "cuda"
 
 
 @pytest.mark.parametrize("value, fragment", [

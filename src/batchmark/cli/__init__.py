@@ -4,7 +4,7 @@ Frameworks are never imported here: `--help`, `list` and `info` stay instant, an
 framework to its worker processes.
 """
 
-from batchmark.cli import suite, history, analysis  # noqa: F401,I001  (registers the commands, in help order)
+from batchmark.cli import suite, tune, history, analysis  # noqa: F401,I001  (registers the commands, in help order)
 from batchmark.cli.app import app
 
 

@@ -1,7 +1,8 @@
 """What to run: a plan is every switch that can change how fast one training step goes.
 
-Two named plans exist: ``baseline`` (the plain framework as a user gets it) and ``accelerated`` (every
-switch the device supports, assumed rather than measured; the tune command measures). ``--plan`` also
+Named plans: ``baseline`` (the plain framework as a user gets it), ``accelerated`` (the plan `batchmark
+tune` measured fastest for this workload and machine when one is cached, else every switch the device
+supports, assumed rather than measured: the "static" plan) and ``tuned`` (the same, asked for by name). ``--plan`` also
 takes explicit switches, ``device=cpu,precision=bf16``, applied on top of a named plan (baseline unless
 one is named), so that an ablation is one command.
 """
@@ -27,7 +28,7 @@ COMPILE_MODES = tuple(dict.fromkeys(mode for modes in COMPILE_MODES_BY_FRAMEWORK
 # What "compiled" means in the accelerated plan.
 COMPILED = {"torch": "default", "tensorflow": "xla", "jax": "xla"}
 KERAS_FRAMEWORKS = ("tensorflow", "jax")  # Keras 3 backends: NHWC models, Keras's own compile defaults
-PLAN_NAMES = ("baseline", "accelerated")
+PLAN_NAMES = ("baseline", "accelerated", "tuned")
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
 
 
@@ -152,11 +153,21 @@ class PlanRequest:
     base: str  # the named plan the switches start from
     switches: tuple[tuple[str, object], ...] = ()
 
-    def resolve(self, framework: str, device: DeviceSupport, device_override: str | None) -> Plan:
-        plan = baseline(framework, device) if self.base == "baseline" else accelerated(framework, device)
+    def resolve(self, framework: str, device: DeviceSupport, device_override: str | None,
+                tuned: Plan | None = None) -> tuple[Plan, str | None]:
+        """(plan, source): source is "tuned" or "static" for the accelerated and tuned plans, else None.
+
+        A cached tuned plan is used unless a forced device contradicts it."""
+        source = None
+        if self.base == "baseline":
+            plan = baseline(framework, device)
+        elif tuned is not None and device_override in (None, tuned.device):
+            plan, source = tuned, "tuned"
+        else:
+            plan, source = accelerated(framework, device), "static"
         if device_override is not None:
             plan = dataclasses.replace(plan, device=device_override)
-        return dataclasses.replace(plan, **dict(self.switches))
+        return dataclasses.replace(plan, **dict(self.switches)), source
 
 
 def parse_plans(values: list[str]) -> list[PlanRequest]:

@@ -44,6 +44,7 @@ class Job:
     plan: Plan
     batch_size: int
     image_size: int
+    plan_source: str | None = None  # "static" or "tuned" for the named plans, None for explicit switches
 
 
 @dataclass
@@ -61,6 +62,7 @@ class SuiteRequest:
     weights: Path | None = None
     seed: int = 0
     plugins: list[str] = field(default_factory=list)
+    count_flops: bool = True
 
 
 def validate(request: SuiteRequest) -> None:
@@ -122,9 +124,13 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]]) -> list[Job]:
+TunedLookup = Callable[[str, str, int, int], "Plan | None"]  # (workload, framework, batch, image) -> cached plan
+
+
+def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]],
+              tuned: TunedLookup = lambda workload, framework, batch_size, image_size: None) -> list[Job]:
     """Every (workload, framework, plan) to run, in the order they are run: workload-major, so that a
-    workload's baseline and accelerated rows finish together."""
+    workload's baseline and accelerated rows finish together. `tuned` finds a cached tuned plan."""
     jobs = []
     for framework in request.frameworks:
         available = devices[framework]
@@ -140,20 +146,22 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
             available = devices[framework]
             target = request.device if request.device != "auto" else next(d for d in DEVICE_PREFERENCE if d in available)
             override = None if request.device == "auto" else request.device
+            cached = tuned(workload, framework, batch_size, image_size)
             for plan_request in request.plans:
-                plan = plan_request.resolve(framework, available[target], override)
-                if not request.profile.compile and plan_request.base == "accelerated" and not any(
+                plan, source = plan_request.resolve(framework, available[target], override, cached)
+                if not request.profile.compile and plan_request.base != "baseline" and not any(
                         key == "compile" for key, _ in plan_request.switches):
                     # No compiler beyond what the plain framework already does (JAX always jits).
                     plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
                 check_plan(plan)
-                jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size))
+                jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source))
     return jobs
 
 
 def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
     common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
-                  plan=job.plan.as_dict(), batch_size=job.batch_size, image_size=job.image_size)
+                  plan=job.plan.as_dict(), batch_size=job.batch_size, image_size=job.image_size,
+                  plan_source=job.plan_source)
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
     statistics = summarize(output.step_seconds)
@@ -198,6 +206,7 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> Ru
         max_steps=request.steps or profile.max_steps,
         weights=str(request.weights) if request.weights else None,
         plugins=request.plugins,
+        count_flops=request.count_flops,
         reply_path=str(workdir / f"{slug}.reply.json"),
         progress_path=str(workdir / f"{slug}.progress"),
     )

@@ -39,6 +39,7 @@ class RunSpec(BaseModel):
     max_steps: int
     weights: str | None = None
     plugins: list[str] = []  # modules imported first; they may register workloads (tests, user models)
+    count_flops: bool = True  # the tuner's short trials skip it: it costs a model build and a traced step
     reply_path: str
     progress_path: str
 
@@ -82,8 +83,10 @@ def run(spec: RunSpec) -> WorkerOutput:
     rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps)
     measurement = measure(prepared.session, rule, progress=progress)
     peak_memory, memory_kind = prepared.device.peak_memory()
-    progress("counting FLOPs")
-    forward_flops, train_flops = backend.flops_per_sample(prepared)
+    forward_flops = train_flops = None
+    if spec.count_flops:
+        progress("counting FLOPs")
+        forward_flops, train_flops = backend.flops_per_sample(prepared)
     return WorkerOutput(
         setup_seconds=setup_seconds,
         warmup_seconds=measurement.warmup_seconds,

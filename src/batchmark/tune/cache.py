@@ -1,0 +1,74 @@
+"""Tuned plans, cached per (machine fingerprint, framework and version, workload, batch shape).
+
+A plan measured on one machine with one framework build says nothing about another, so the key holds all
+of them: a changed fingerprint or framework version simply finds no entry, and the plan is tuned afresh.
+One JSON file per key under the user data directory, written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field, ValidationError
+
+
+class TuneKey(BaseModel):
+    fingerprint: str  # batchmark.calibration.fingerprint_hash: hardware and torch version
+    framework: str
+    framework_version: str
+    workload: str  # a registered workload, or "module:function" / a model's identity for user models
+    batch_shape: str  # e.g. "32x224" for the built-in workloads, the input shapes for user models
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
+
+
+class CandidateSummary(BaseModel):
+    plan: dict
+    stage: str
+    verdict: str
+    reason: str
+    median_seconds: float | None
+    steps: int
+
+
+class TunedPlan(BaseModel):
+    key: TuneKey
+    plan: dict  # the chosen Plan, every switch
+    baseline_plan: dict
+    baseline_seconds: float  # median of the baseline's short trials
+    seconds: float  # median of the chosen plan at the standard step count (the baseline's when it was chosen)
+    speedup: float  # baseline_seconds / seconds
+    tuned_at: str
+    tuning_seconds: float
+    budget_seconds: float
+    candidates: list[CandidateSummary] = Field(default_factory=list)
+    pruned: list[tuple[str, str]] = Field(default_factory=list)
+
+
+def directory() -> Path:
+    return platformdirs.user_data_path("batchmark") / "tuned"
+
+
+def load(key: TuneKey) -> TunedPlan | None:
+    try:
+        found = TunedPlan.model_validate_json((directory() / f"{key.digest()}.json").read_text())
+    except (OSError, ValidationError, json.JSONDecodeError):
+        return None
+    return found if found.key == key else None
+
+
+def store(tuned: TunedPlan) -> Path:
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tuned.key.digest()}.json"
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(tuned.model_dump_json(indent=2))
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,248 @@
+"""Finding the fastest plan by measuring it, within a budget.
+
+The search is independent of how a plan is measured: it is handed a `measure(plan, rule, timeout)` that
+runs a plan for a few steps and returns a Trial, a worker subprocess for `batchmark tune`, the same process
+for `accelerate()`. It proceeds cheapest first:
+
+1. the baseline, short: its step time sets the budget (a multiple of one standard measurement);
+2. every eager variant the search space kept, short (compiling nothing), then successive halving: the
+   better half gets more steps;
+3. the compiler, on the best eager plan only (compiles cost tens of seconds here), with a timeout of
+   what is left of the budget;
+4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count. It replaces
+   the baseline only if that standard measurement beats the baseline by more than `min_gain`: ties, and
+   anything the noise could explain, go to the plain framework. The tuned plan is never slower than
+   baseline by construction, only ever by noise.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from batchmark.engine.plan import Plan
+from batchmark.engine.profiles import PROFILES, Profile
+from batchmark.engine.timing import StopRule
+from batchmark.tune.numerics import loss_gap
+from batchmark.tune.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One short or standard measurement of one plan."""
+
+    plan: Plan
+    step_seconds: list[float]
+    losses: list[float]  # after each timed step; the same step indices in every trial of one rule
+    warmup_seconds: list[float]
+    wall_seconds: float  # the whole measurement: process start, build, warm-up, steps
+    failure: str | None = None  # one line, when the plan failed to run
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and bool(self.step_seconds)
+
+
+class Measure(Protocol):
+    def __call__(self, plan: Plan, rule: StopRule, timeout: float | None, final: bool) -> Trial: ...
+
+
+@dataclass
+class Candidate:
+    plan: Plan
+    stage: str  # "eager", "compile" or "standard"
+    trials: list[Trial] = field(default_factory=list)
+    verdict: str = "measured"  # "chosen", "rejected", "failed", "not tried", "measured"
+    reason: str = ""
+
+    @property
+    def samples(self) -> list[float]:
+        return [seconds for trial in self.trials if trial.ok for seconds in trial.step_seconds]
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.samples) if self.samples else None
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    # Short trials: one warm-up (the compile, for a compiled plan) and two timed steps. Two steps cannot
+    # give a CI, but they rank plans whose times differ by more than the noise, which is what halving needs.
+    short_warmup: int = 1
+    short_steps: int = 2
+    more_steps: int = 2  # what each survivor of a halving round adds
+    standard: Profile = PROFILES["standard"]
+    budget_factor: float = 3.0  # tuning may cost this many standard measurements of one plan
+    budget_seconds: float | None = None  # an absolute budget instead of the factor
+    min_gain: float = 0.03  # a plan must beat the baseline by 3% at the standard count to replace it
+    loss_tolerance: float = 0.05  # relative gap of the loss after the short trial's steps against fp32
+
+
+@dataclass
+class TuneResult:
+    baseline: Candidate
+    chosen: Candidate
+    candidates: list[Candidate]
+    pruned: list[tuple[str, str]]  # (switch, why it was not measured)
+    standard: Trial | None  # the chosen plan at the standard step count (None: the baseline was chosen outright)
+    tuning_seconds: float
+    budget_seconds: float
+
+    @property
+    def speedup(self) -> float:
+        """Baseline median / chosen median: > 1 is faster."""
+        chosen = statistics.median(self.standard.step_seconds) if self.standard else self.baseline.median
+        return self.baseline.median / chosen
+
+    @property
+    def chosen_seconds(self) -> float:
+        return statistics.median(self.standard.step_seconds) if self.standard else self.baseline.median
+
+
+class TuneFailed(RuntimeError):
+    """Not even the baseline ran: there is nothing to tune."""
+
+
+def standard_seconds(step: float, overhead: float, profile: Profile) -> float:
+    """What one standard measurement of a plan with this step time costs, process and build included."""
+    steps = min(profile.max_steps, max(profile.min_steps, math.ceil(profile.min_seconds / step)))
+    return overhead + (profile.warmup_steps + steps) * step
+
+
+class Search:
+    def __init__(self, space: SearchSpace, measure: Measure, settings: SearchSettings = SearchSettings(),
+                 clock: Callable[[], float] = time.monotonic, say: Callable[[str], None] = lambda line: None):
+        self.space, self.measure, self.settings, self.clock, self.say = space, measure, settings, clock, say
+        self.short_rule = StopRule(settings.short_warmup, 0.0, settings.short_steps, settings.short_steps)
+        self.candidates: list[Candidate] = []
+
+    # -- budget ------------------------------------------------------------------------------------
+    def _spent(self) -> float:
+        return self.clock() - self.started
+
+    def _left(self) -> float:
+        return self.budget - self._spent()
+
+    def _reserve(self) -> float:
+        """Kept back for the final standard measurement of the best plan so far."""
+        best = min((c.median for c in self._ranked()), default=self.baseline_step)
+        return standard_seconds(best, self.overhead, self.settings.standard)
+
+    def _short_cost(self) -> float:
+        return self.overhead + (self.settings.short_warmup + self.settings.short_steps) * self.baseline_step
+
+    # -- measuring ---------------------------------------------------------------------------------
+    def _try(self, candidate: Candidate, rule: StopRule, compiled: bool) -> Trial | None:
+        left = self._left() - self._reserve()
+        if not compiled and left < self._short_cost():
+            candidate.verdict, candidate.reason = "not tried", "the tuning budget was spent"
+            return None
+        if compiled and left < self._short_cost():
+            candidate.verdict, candidate.reason = "not tried", (
+                f"the tuning budget was spent ({left:.0f} s left, a compile costs more)")
+            return None
+        self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
+        trial = self.measure(candidate.plan, rule, timeout=left if compiled else None, final=False)
+        candidate.trials.append(trial)
+        if not trial.ok:
+            candidate.verdict = "failed"
+            candidate.reason = trial.failure or "no timed step"
+            if compiled and trial.failure and trial.failure.startswith("timeout"):
+                candidate.reason = f"over the tuning budget: still compiling after {left:.0f} s"
+        return trial
+
+    def _ranked(self) -> list[Candidate]:
+        return sorted((c for c in self.candidates if c.verdict == "measured" and c.samples), key=lambda c: c.median)
+
+    def _check_numerics(self, candidate: Candidate) -> None:
+        reference = self.references.get(candidate.plan.device)
+        if reference is None or candidate is reference or not candidate.trials or not candidate.trials[0].ok:
+            return
+        gap = loss_gap(candidate.trials[0].losses, reference.trials[0].losses)
+        if gap is None:
+            return
+        if math.isnan(gap) or gap > self.settings.loss_tolerance:
+            candidate.verdict = "rejected"
+            shown = "NaN or inf" if math.isnan(gap) else f"{gap:.1%} from fp32"
+            candidate.reason = (f"numerics: loss after {len(candidate.trials[0].losses) + self.settings.short_warmup} "
+                                f"steps is {shown} (bound {self.settings.loss_tolerance:.0%})")
+
+    # -- the search --------------------------------------------------------------------------------
+    def run(self) -> TuneResult:
+        self.started = self.clock()
+        baseline = Candidate(self.space.baseline, "eager")
+        self.candidates.append(baseline)
+        self.say(f"measuring the baseline: {baseline.plan.describe()}")
+        trial = self.measure(baseline.plan, self.short_rule, timeout=None, final=False)
+        baseline.trials.append(trial)
+        if not trial.ok:
+            raise TuneFailed(f"the baseline plan failed: {trial.failure}")
+        self.baseline_step = statistics.median(trial.step_seconds)
+        self.overhead = max(0.0, trial.wall_seconds - sum(trial.warmup_seconds) - sum(trial.step_seconds))
+        standard = standard_seconds(self.baseline_step, self.overhead, self.settings.standard)
+        self.budget = self.settings.budget_seconds or self.settings.budget_factor * standard
+        self.say(f"budget {self.budget:.0f} s ({self.settings.budget_factor:g}x one standard measurement, "
+                 f"~{standard:.0f} s)" if not self.settings.budget_seconds else f"budget {self.budget:.0f} s")
+
+        eager = [Candidate(plan, "eager") for plan in self.space.eager if plan != baseline.plan]
+        for candidate in eager:
+            self.candidates.append(candidate)
+            self._try(candidate, self.short_rule, compiled=False)
+        self.references = {c.plan.device: c for c in self.candidates
+                           if c.plan in self.space.references and c.trials and c.trials[0].ok}
+        for candidate in self.candidates:
+            self._check_numerics(candidate)
+        self._halve()
+
+        best_eager = self._ranked()[0] if self._ranked() else baseline
+        for plan in self.space.compiled(best_eager.plan):
+            candidate = Candidate(plan, "compile")
+            self.candidates.append(candidate)
+            if self._try(candidate, self.short_rule, compiled=True) is not None:
+                self._check_numerics(candidate)
+
+        return self._confirm(baseline)
+
+    def _halve(self) -> None:
+        """Successive halving over the eager plans: the faster half measures again, until two are left."""
+        while True:
+            ranked = self._ranked()
+            if len(ranked) <= 2:
+                return
+            survivors = ranked[:math.ceil(len(ranked) / 2)]
+            rule = StopRule(self.settings.short_warmup, 0.0, self.settings.more_steps, self.settings.more_steps)
+            for candidate in survivors:
+                if self._try(candidate, rule, compiled=False) is None:
+                    return
+            for candidate in ranked[len(survivors):]:
+                candidate.verdict = "rejected"
+                candidate.reason = "slower half in successive halving"
+
+    def _confirm(self, baseline: Candidate) -> TuneResult:
+        ranked = self._ranked()
+        best = ranked[0] if ranked else baseline
+        standard_trial = None
+        if best is not baseline:
+            self.say(f"re-measuring the fastest, {best.plan.describe()}, at the standard step count")
+            profile = self.settings.standard
+            rule = StopRule(profile.warmup_steps, profile.min_seconds, profile.min_steps, profile.max_steps)
+            standard_trial = self.measure(best.plan, rule, timeout=profile.timeout_seconds, final=True)
+            confirm = Candidate(best.plan, "standard", [standard_trial])
+            if not standard_trial.ok:
+                best.verdict, best.reason = "failed", f"failed at the standard step count: {standard_trial.failure}"
+                best, standard_trial = baseline, None
+            elif confirm.median * (1 + self.settings.min_gain) >= baseline.median:
+                best.verdict = "rejected"
+                best.reason = (f"at the standard step count {confirm.median:.4g} s against the baseline's "
+                               f"{baseline.median:.4g} s: not {self.settings.min_gain:.0%} faster")
+                best, standard_trial = baseline, None
+        best.verdict = "chosen"
+        for candidate in self.candidates:
+            if candidate.verdict == "measured":
+                candidate.verdict = "rejected"
+                candidate.reason = candidate.reason or "slower than the chosen plan"
+        return TuneResult(baseline=baseline, chosen=best, candidates=self.candidates, pruned=self.space.pruned,
+                          standard=standard_trial, tuning_seconds=self._spent(), budget_seconds=self.budget)

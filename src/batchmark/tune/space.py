@@ -1,0 +1,99 @@
+"""What the tuner may try for one framework on this machine, and what it rules out before measuring.
+
+Pruning by knowledge is stated, never silent: every switch left out is listed with its reason, and the
+reasons are measurements where one exists (a precision whose calibrated peak is below fp32's here cannot
+make a step faster; it is not worth minutes of a 90x slower step to show it again).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from batchmark.engine.plan import DeviceSupport, Plan, baseline
+from batchmark.results import Calibration
+
+# Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.
+REDUCED_PRECISIONS = {"cpu": ("bf16",), "cuda": ("bf16", "fp16", "tf32"), "mps": ("fp16",)}
+COMPILE_CHOICES = {"torch": ("default", "max-autotune"), "tensorflow": ("xla",), "jax": ()}
+
+
+@dataclass
+class SearchSpace:
+    baseline: Plan
+    eager: list[Plan]  # uncompiled variants, the baseline first
+    references: list[Plan]  # per device, the fp32 eager plan that the numerics guard compares against
+    compile_modes: list[str]  # tried on the best eager plan only
+    pruned: list[tuple[str, str]] = field(default_factory=list)  # (switch, why it is not measured)
+
+    def compiled(self, best_eager: Plan) -> list[Plan]:
+        return [dataclasses.replace(best_eager, compile=mode) for mode in self.compile_modes
+                if mode != best_eager.compile]
+
+
+def _gflops(value: float) -> str:
+    return f"{value / 1e9:.1f} GFLOP/s"
+
+
+def precision_is_fast(device: DeviceSupport, precision: str, calibration: Calibration | None,
+                      pruned: list[tuple[str, str]]) -> bool:
+    """Whether a reduced precision can pay off on `device`, by its calibrated peak against fp32's."""
+    if calibration is not None:
+        fast, fp32 = calibration.peak(device.name, precision), calibration.peak(device.name, "fp32")
+        if fast is not None and fp32 is not None:
+            if fast.flops_per_second < fp32.flops_per_second:
+                pruned.append((f"precision={precision} on {device.name}",
+                               f"calibrated peak {_gflops(fast.flops_per_second)} is "
+                               f"{fp32.flops_per_second / fast.flops_per_second:.0f}x below fp32's "
+                               f"{_gflops(fp32.flops_per_second)}: no {precision} arithmetic in hardware"))
+                return False
+            return True
+    supported = {"bf16": device.bf16, "fp16": device.fp16, "tf32": device.tf32}[precision]
+    if not supported:
+        pruned.append((f"precision={precision} on {device.name}", f"{device.name} has no {precision} in hardware"))
+    return supported
+
+
+def search_space(framework: str, devices: dict[str, DeviceSupport], calibration: Calibration | None,
+                 logical_cores: int, physical_cores: int) -> SearchSpace:
+    """Every plan worth measuring for `framework` here, device by device (CUDA, MPS, then CPU)."""
+    default_device = next(devices[name] for name in ("cuda", "mps", "cpu") if name in devices)
+    plain = baseline(framework, default_device)
+    pruned: list[tuple[str, str]] = []
+    eager, references = [plain], []
+    keras = framework != "torch"
+    for name in ("cuda", "mps", "cpu"):
+        if name not in devices:
+            continue
+        device = devices[name]
+        reference = dataclasses.replace(baseline(framework, device), device=name)
+        references.append(reference)
+        layouts = (True,) if keras else (False, True)  # Keras models are NHWC only
+        eager += [dataclasses.replace(reference, channels_last=layout) for layout in layouts]
+        for precision in REDUCED_PRECISIONS[name]:
+            if precision == "tf32" and keras:
+                continue  # TensorFlow's and JAX's tf32 switch is global; batchmark's Keras plans keep fp32 exact
+            if precision_is_fast(device, precision, calibration, pruned):
+                eager += [dataclasses.replace(reference, precision=precision, channels_last=layout)
+                          for layout in layouts]
+        if name == "cpu":
+            if logical_cores > physical_cores and framework != "jax":
+                eager.append(dataclasses.replace(reference, channels_last=True, threads=logical_cores))
+            else:
+                pruned.append(("threads", f"the framework's default already uses all {physical_cores} cores, "
+                                          f"and fewer threads were 1.5-1.8x slower when measured on such a CPU"))
+    compile_modes = []
+    for mode in COMPILE_CHOICES[framework]:
+        if not any(device.compile for device in devices.values()):
+            pruned.append((f"compile={mode}", "no compiler toolchain here"))
+        elif mode == "max-autotune" and "cuda" not in devices:
+            pruned.append(("compile=max-autotune", "on a CPU it benchmarks C++ GEMM templates while compiling: "
+                                                   "minutes per model, past any tuning budget; measure it with "
+                                                   "`batchmark run --plan compile=max-autotune`"))
+        else:
+            compile_modes.append(mode)
+    if framework == "jax":
+        pruned.append(("compile", "JAX always compiles with XLA: there is no eager plan to compare"))
+    eager = list(dict.fromkeys(eager))  # the baseline is also a device's fp32 plan
+    return SearchSpace(baseline=plain, eager=eager, references=references, compile_modes=compile_modes,
+                       pruned=pruned)
