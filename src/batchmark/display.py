@@ -32,25 +32,35 @@ def speedup_text(speedup: float | None, is_baseline: bool) -> Text:
 
 def plan_cell(row: Row) -> Text:
     text = Text(row.plan_label, style="bold")
+    if row.plan_source:
+        text.append(f" ({row.plan_source})", style="cyan" if row.plan_source == "tuned" else "dim")
     text.append(f"\n{Plan(**row.plan).describe()}", style="dim")
     return text
 
 
+def flops_text(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1e12:.2f} T" if value >= 1e12 else f"{value / 1e9:.0f} G"
+
+
 def results_table(results: ResultsFile) -> Table:
     table = Table(title=f"Seconds per training batch — run {results.run_id} ({results.profile} profile)",
-                  caption="lower is better; speedup = baseline median / plan median")
+                  caption="lower is better; speedup = baseline median / plan median; model FLOP/s = training FLOPs "
+                          "per sample × samples/s; % peak against this machine's calibrated peak for the row's "
+                          "device and precision")
     table.add_column("workload", no_wrap=True)
     table.add_column("framework", no_wrap=True)
     table.add_column("plan")
-    for header in ("batch", "s/batch median", "95% CI", "samples/s", "compile s", "warm-up s", "peak mem",
-                   "vs baseline"):
+    for header in ("batch", "s/batch median", "95% CI", "samples/s", "model FLOP/s", "% peak", "compile s",
+                   "warm-up s", "peak mem", "vs baseline"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("notes")
     for index, row in enumerate(results.rows, start=1):
         batch = f"{row.batch_size}×{row.image_size}²"
         if row.status == "failed":
             table.add_row(row.workload, row.framework, plan_cell(row), batch, Text(f"FAILED ({row.failure.kind})", style="bold red"),
-                          "", "", "", "", "", "", f"[{index}]")
+                          "", "", "", "", "", "", "", "", f"[{index}]")
             continue
         stats, measured = row.statistics, row.measured
         notes = f"[{index}] {len(row.warnings)} warning(s)" if row.warnings else ""
@@ -59,6 +69,8 @@ def results_table(results: ResultsFile) -> Table:
             f"{stats.median:.4f}",
             f"{stats.ci_low:.4f}–{stats.ci_high:.4f}",
             f"{row.samples_per_second:.1f}",
+            flops_text(row.achieved_flops_per_second),
+            "—" if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%",
             "—" if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
             f"{sum(measured.warmup_seconds):.1f}",
             human_bytes(measured.peak_memory_bytes),

@@ -107,8 +107,9 @@ def run(
         help="Comma-separated frameworks: torch, tensorflow, jax. The default is PyTorch and TensorFlow (the "
              "seed article's); JAX is opt-in.")] = "torch,tensorflow",
     plan: Annotated[Optional[list[str]], typer.Option(
-        help="Named plans (baseline,accelerated) or one plan's switches, e.g. accelerated,compile=off. "
-             "Repeat for several.")] = None,
+        help="Named plans (baseline, accelerated, tuned) or one plan's switches, e.g. accelerated,compile=off. "
+             "accelerated and tuned use the plan `batchmark tune` cached for the workload here, else the static "
+             "plan. Repeat for several.")] = None,
     device: Annotated[str, typer.Option(help="auto keeps each plan's device; cpu, cuda or mps forces one.")] = "auto",
     batch_size: Annotated[Optional[int], typer.Option(help="Override every workload's batch size.")] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Override every workload's image size.")] = None,
@@ -122,6 +123,8 @@ def run(
     output: Annotated[Optional[Path], typer.Option(help="Where to write the results JSON.")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report",
                                          help="Write the HTML report beside the results JSON.")] = True,
+    tune_first: Annotated[bool, typer.Option("--tune", help="Tune every workload without a cached tuned plan "
+                                                             "first (as `batchmark tune`).")] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
@@ -147,14 +150,19 @@ def run(
             raise UsageError("--device cuda: this machine has no NVIDIA GPU (nvidia-smi finds none). "
                              "Allowed here: auto, cpu.")
         devices = {name: probe_devices(name) for name in request.frameworks}
-        jobs = plan_jobs(request, devices)
+        machine = fingerprint()
+        peaks = machine_peaks(machine, measure=not quick)
+        if tune_first:
+            tune_missing(request, devices, peaks, machine)
+        jobs = plan_jobs(request, devices, tuned=tuned_lookup(machine))
     except (UsageError, UnknownNameError) as error:
         raise fail_usage(str(error))
     except KeyboardInterrupt:
         errors.print("interrupted before any workload ran; nothing to save")
         raise typer.Exit(EXIT_INTERRUPTED)
 
-    results = new_results(sys.argv, request.profile, fingerprint())
+    results = new_results(sys.argv, request.profile, machine)
+    results.calibration = peaks
     path = output or default_output(results.run_id)
     recorder = HistoryRecorder(history, on_error=lambda error: errors.print(
         f"warning: the history stops here ({error}); every row is still in {path}", highlight=False,
@@ -202,6 +210,59 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED)
     if any(row.status == "failed" for row in results.rows):
         raise typer.Exit(EXIT_FAILED_ROWS)
+
+
+def machine_peaks(machine: dict, measure: bool):
+    """The cached calibration; measured first (once per machine, ~10 s) when `measure`. None if it fails."""
+    from batchmark import calibration
+
+    try:
+        found = calibration.cached(machine)
+        if found is None and measure:
+            errors.print("calibrating this machine's peak once, for % of peak (about 10 s; `batchmark calibrate`)")
+            found = calibration.calibrate(machine)
+        return found
+    except calibration.CalibrationError as error:
+        errors.print(f"warning: no % of peak in this run: {error}", highlight=False, markup=False)
+        return None
+
+
+def tuned_lookup(machine: dict):
+    from batchmark.engine.plan import Plan
+    from batchmark.tune import cache
+    from batchmark.tune.workload import workload_key
+
+    def lookup(workload: str, framework: str, batch_size: int, image_size: int):
+        found = cache.load(workload_key(machine, framework, workload, batch_size, image_size))
+        return Plan(**found.plan) if found else None
+    return lookup
+
+
+def tune_missing(request, devices: dict, peaks, machine: dict) -> None:
+    """`run --tune`: tune each (workload, framework) of the run that has no cached plan at its sizes."""
+    from batchmark.cli.tune import print_tuning
+    from batchmark.tune import cache
+    from batchmark.tune.search import TuneFailed
+    from batchmark.tune.workload import tune_workload, workload_key
+    from batchmark.workloads.registry import get_workload
+
+    quick = request.profile.name == "quick"
+    for workload in request.workloads:
+        spec = get_workload(workload)
+        batch_size = request.batch_size or (spec.quick_batch_size if quick else spec.batch_size)
+        image_size = request.image_size or (spec.quick_image_size if quick else spec.image_size)
+        for framework in request.frameworks:
+            if cache.load(workload_key(machine, framework, workload, batch_size, image_size)) is not None:
+                continue
+            errors.print(f"tuning {workload} · {framework} at batch {batch_size}, {image_size}²")
+            try:
+                tuned, _ = tune_workload(workload, framework, batch_size, image_size, devices[framework], peaks,
+                                         machine, seed=request.seed, plugins=request.plugins,
+                                         say=lambda line: errors.print(f"  {line}", highlight=False, markup=False))
+            except TuneFailed as error:
+                errors.print(f"warning: {workload} · {framework} not tuned: {error}", highlight=False, markup=False)
+                continue
+            print_tuning(workload, framework, tuned)
 
 
 def raise_interrupt(signum, frame) -> None:

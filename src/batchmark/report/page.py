@@ -67,8 +67,10 @@ def flops_per_second_cell(row: Row) -> Cell:
     achieved = flops * row.samples_per_second
     prefix, scale = next((prefix, scale) for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("", 1))
                          if achieved >= scale or scale == 1)
-    return Cell("flops", f"{achieved / scale:.1f} {prefix}FLOP/s", exact(achieved),
-                title=f"{flops / 1e9:.2f} GFLOP per training sample × samples/s")
+    share = "" if row.percent_of_peak is None else f" · {row.percent_of_peak:.0f}% of peak"
+    return Cell("flops", f"{achieved / scale:.1f} {prefix}FLOP/s{share}", exact(achieved),
+                title=f"{flops / 1e9:.2f} GFLOP per training sample × samples/s"
+                      + (f"; % of this machine's calibrated {row.plan.get('precision')} peak" if share else ""))
 
 
 def measured_cells(row: Row) -> list[Cell]:
@@ -89,7 +91,8 @@ def measured_cells(row: Row) -> list[Cell]:
 
 def plan_switches(row: Row) -> list[str]:
     words = Plan(**row.plan).describe().split()
-    return words[1:] if words and words[0] == row.framework else words
+    words = words[1:] if words and words[0] == row.framework else words
+    return words + ([f"{row.plan_source} plan"] if row.plan_source else [])
 
 
 def table_rows(runs: list[ResultsFile]) -> list[TableRow]:

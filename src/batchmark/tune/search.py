@@ -77,6 +77,10 @@ class SearchSettings:
     standard: Profile = PROFILES["standard"]
     budget_factor: float = 3.0  # tuning may cost this many standard measurements of one plan
     budget_seconds: float | None = None  # an absolute budget instead of the factor
+    # A compile is tried only if the budget left covers a short trial plus this much: torch.compile from its
+    # warm on-disk cache took 5-23 s per model here, XLA 17-106 s. A longer (cold) compile is cut off by the
+    # trial's timeout, which is what is left of the budget.
+    compile_estimate_seconds: float = 10.0
     min_gain: float = 0.03  # a plan must beat the baseline by 3% at the standard count to replace it
     loss_tolerance: float = 0.05  # relative gap of the loss after the short trial's steps against fp32
 
@@ -107,9 +111,10 @@ class TuneFailed(RuntimeError):
 
 
 def standard_seconds(step: float, overhead: float, profile: Profile) -> float:
-    """What one standard measurement of a plan with this step time costs, process and build included."""
+    """What one standard measurement of a plan with this step time costs: process and build, warm-up, the
+    timed steps, and about one more step's work for counting its FLOPs."""
     steps = min(profile.max_steps, max(profile.min_steps, math.ceil(profile.min_seconds / step)))
-    return overhead + (profile.warmup_steps + steps) * step
+    return overhead + (profile.warmup_steps + steps + 1) * step
 
 
 class Search:
@@ -140,9 +145,10 @@ class Search:
         if not compiled and left < self._short_cost():
             candidate.verdict, candidate.reason = "not tried", "the tuning budget was spent"
             return None
-        if compiled and left < self._short_cost():
+        if compiled and left < self._short_cost() + self.settings.compile_estimate_seconds:
             candidate.verdict, candidate.reason = "not tried", (
-                f"the tuning budget was spent ({left:.0f} s left, a compile costs more)")
+                f"the tuning budget was spent ({max(left, 0):.0f} s left; a compile and a short trial take "
+                f"about {self._short_cost() + self.settings.compile_estimate_seconds:.0f} s)")
             return None
         self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
         trial = self.measure(candidate.plan, rule, timeout=left if compiled else None, final=False)

@@ -1,0 +1,153 @@
+"""`batchmark.accelerate(model, optimizer, loss_fn, example_batch)`: a training step with the measured-fastest plan.
+
+    step = batchmark.accelerate(model, optimizer, loss_fn, (images, labels))
+    for images, labels in loader:
+        loss = step((images, labels))
+
+The batch is a tuple whose last item is the target and the rest the model's inputs: the step computes
+`loss_fn(model(*inputs), target)`, runs backward and `optimizer.step()`, and returns the loss (detached, on
+the device: call `.item()` when you need the number). Inputs are moved to the plan's device for you.
+
+With `tune=True` (the default) the plans are measured on copies of the model (the weights and optimizer
+you passed are not trained by the tuning), the fastest plan whose loss agrees with fp32 is chosen, and it
+is cached per (machine fingerprint, torch version, model, batch shapes). With `tune=False` a cached plan is
+applied without measuring, or, when none is cached, the default plan: plain fp32 eager on the best device.
+A plan that fails on the real model falls back, with a warning, to the next that works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+from batchmark.accelerate.trial import PlanStep, in_process_measure, model_has_convolutions
+from batchmark.engine.plan import DeviceSupport, Plan, baseline
+from batchmark.tune import cache
+from batchmark.tune.search import Search, SearchSettings
+from batchmark.tune.space import search_space
+
+
+@dataclass(frozen=True)
+class AcceleratedPlan:
+    plan: Plan  # every switch: device, precision, compile, channels_last
+    source: str  # "measured" (tuned now), "cached" (tuned before), "default" (nothing measured), "fallback"
+    speedup: float | None  # measured baseline s/step / this plan's s/step; None when nothing was measured
+    seconds_per_step: float | None
+    baseline_seconds_per_step: float | None
+    rejected: list[str] = field(default_factory=list)  # "compile=default: 1.3x slower", "bf16: numerics ..."
+
+    def __str__(self) -> str:
+        gain = f", {self.speedup:.2f}x the plain step" if self.speedup else ""
+        return f"{self.plan.describe()} ({self.source}{gain})"
+
+
+class AcceleratedStep:
+    """The callable accelerate() returns; `plan` says what was chosen and what it measured."""
+
+    def __init__(self, step: PlanStep, plan: AcceleratedPlan, fallbacks: list[Plan], model, optimizer, loss_fn):
+        self._step, self.plan, self._fallbacks = step, plan, fallbacks
+        self._model, self._optimizer, self._loss_fn = model, optimizer, loss_fn
+        self._proven = False
+
+    def __call__(self, batch: Sequence[Any]) -> torch.Tensor:
+        if self._proven:
+            return self._step(batch)
+        while True:  # the first real step proves the plan on the real model, or falls back
+            try:
+                loss = self._step(batch)
+                self._proven = True
+                return loss
+            except Exception as error:
+                if not self._fallbacks:
+                    raise
+                failed, plan = self._step.plan, self._fallbacks.pop(0)
+                warnings.warn(f"batchmark.accelerate: plan '{failed.describe()}' failed on this model "
+                              f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                              f"falling back to '{plan.describe()}'", RuntimeWarning, stacklevel=2)
+                torch._dynamo.reset()
+                self._step = PlanStep(self._model, self._optimizer, self._loss_fn, plan)
+                self.plan = AcceleratedPlan(plan, "fallback", None, None, None, self.plan.rejected)
+
+
+def available_devices() -> dict[str, DeviceSupport]:
+    from batchmark.frameworks.torch_backend import available_devices as probe
+
+    return {device.name: device for device in probe()}
+
+
+def model_key(model: torch.nn.Module, batch: Sequence[Any]) -> cache.TuneKey:
+    from batchmark.calibration import fingerprint_hash
+    from batchmark.machine import fingerprint
+
+    parameters = sum(p.numel() for p in model.parameters())
+    shapes = ",".join("x".join(map(str, item.shape)) if isinstance(item, torch.Tensor) else type(item).__name__
+                      for item in batch)
+    kind = type(model)
+    return cache.TuneKey(fingerprint=fingerprint_hash(fingerprint()), framework="torch",
+                         framework_version=torch.__version__,
+                         workload=f"{kind.__module__}.{kind.__qualname__}:{parameters}", batch_shape=shapes)
+
+
+def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable,
+               example_batch: Sequence[Any], *, tune: bool = True, force: bool = False,
+               settings: SearchSettings | None = None, say: Callable[[str], None] = lambda line: None) -> AcceleratedStep:
+    """A step callable running the measured-fastest plan for this model here (see the module docstring)."""
+    from batchmark import calibration
+    from batchmark.machine import cpu_info
+    from batchmark.tune.workload import tuned_plan
+
+    devices = available_devices()
+    default = baseline("torch", next(devices[name] for name in ("cuda", "mps", "cpu") if name in devices))
+    key = model_key(model, example_batch)
+    found = None if force else cache.load(key)
+    if found is not None:
+        chosen = AcceleratedPlan(Plan(**found.plan), "cached", found.speedup, found.seconds, found.baseline_seconds,
+                                 _rejections(found))
+    elif not tune:
+        chosen = AcceleratedPlan(default, "default", None, None, None)
+    else:
+        cpu = cpu_info()
+        space = search_space("torch", devices, calibration.cached(), cpu["logical_cores"] or 1,
+                             cpu["physical_cores"] or 1)
+        _restrict_to_this_process(space, model)
+        result = Search(space, in_process_measure(model, optimizer, loss_fn, example_batch),
+                        settings or SearchSettings(), say=say).run()
+        found = tuned_plan(result, key)
+        cache.store(found)
+        chosen = AcceleratedPlan(result.chosen.plan, "measured", result.speedup, result.chosen_seconds,
+                                 result.baseline.median, _rejections(found))
+    fallbacks = [plan for plan in (Plan(**{**chosen.plan.as_dict(), "compile": "off"}), default)
+                 if plan != chosen.plan]
+    return AcceleratedStep(PlanStep(model, optimizer, loss_fn, chosen.plan), chosen, fallbacks, model, optimizer,
+                           loss_fn)
+
+
+def _restrict_to_this_process(space, model: torch.nn.Module) -> None:
+    """In the user's process, a thread count is global state: it is not the step's to change. A model without
+    convolutions has no memory layout to switch."""
+    kept = [plan for plan in space.eager if plan.threads is None]
+    if len(kept) < len(space.eager):
+        space.pruned.append(("threads", "accelerate() runs in your process, whose thread count is yours to set"))
+    if not model_has_convolutions(model):
+        kept = [plan for plan in kept if not plan.channels_last]
+        space.pruned.append(("channels_last", "the model has no 2-D convolutions"))
+    space.eager = kept
+
+
+def _rejections(tuned: cache.TunedPlan) -> list[str]:
+    from batchmark.tune.workload import switches
+
+    base = Plan(**tuned.baseline_plan)
+    lines = []
+    for candidate in tuned.candidates:
+        if candidate.verdict in ("rejected", "failed"):
+            lines.append(f"{switches(Plan(**candidate.plan), base)}: {candidate.verdict}, {candidate.reason}")
+    lines += [f"{switch}: not measured, {reason}" for switch, reason in tuned.pruned]
+    return lines
+
+
+__all__ = ["accelerate", "AcceleratedStep", "AcceleratedPlan"]

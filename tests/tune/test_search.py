@@ -1,0 +1,167 @@
+"""The plan search, driven by a scripted measure and clock: which plan wins, what is rejected and why, and
+that the budget and the guarantees hold whatever the measurements say."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from batchmark.engine.plan import Plan
+from batchmark.engine.profiles import PROFILES
+from batchmark.tune.search import Search, SearchSettings, TuneFailed, Trial
+from batchmark.tune.space import SearchSpace
+
+BASE = Plan("torch")
+CL = dataclasses.replace(BASE, channels_last=True)
+BF16_CL = dataclasses.replace(CL, precision="bf16")
+STANDARD = PROFILES["standard"]
+
+
+class Scripted:
+    """A measure whose step times and losses come from a table, and a clock that advances by each trial's cost."""
+
+    def __init__(self, seconds: dict, losses: dict | None = None, standard: dict | None = None,
+                 failures: dict | None = None, overhead: float = 5.0):
+        self.seconds, self.losses, self.standard = seconds, losses or {}, standard or {}
+        self.failures, self.overhead = failures or {}, overhead
+        self.now, self.calls = 0.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, plan, rule, timeout, final):
+        self.calls.append((plan, rule, timeout, final))
+        step = self.standard.get(plan, self.seconds[plan]) if final else self.seconds[plan]
+        compile_seconds = 20.0 if plan.compile != "off" else 0.0
+        if plan in self.failures:
+            self.now += self.overhead
+            return Trial(plan, [], [], [], self.overhead, failure=self.failures[plan])
+        steps = rule.min_steps
+        cost = self.overhead + compile_seconds + (rule.warmup_steps + steps) * step
+        if timeout is not None and cost > timeout:
+            self.now += timeout
+            return Trial(plan, [], [], [], timeout, failure=f"timeout: no result after {timeout:g} s; worker killed")
+        self.now += cost
+        losses = [self.losses.get(plan, 2.30)] * steps
+        return Trial(plan, [step] * steps, losses, [step + compile_seconds] * rule.warmup_steps, cost)
+
+
+def space(eager=(BASE, CL), compile_modes=("default",)) -> SearchSpace:
+    return SearchSpace(baseline=BASE, eager=list(eager), references=[BASE], compile_modes=list(compile_modes),
+                       pruned=[("threads", "all cores already")])
+
+
+def search(measure: Scripted, eager=(BASE, CL), compile_modes=("default",), **settings):
+    return Search(space(eager, compile_modes), measure, SearchSettings(**settings), clock=measure.clock).run()
+
+
+def by_plan(result, plan):
+    return next(c for c in result.candidates if c.plan == plan)
+
+
+def test_when_nothing_beats_the_baseline_the_baseline_is_the_answer():
+    measure = Scripted({BASE: 1.0, CL: 1.3, dataclasses.replace(BASE, compile="default"): 1.5})
+    result = search(measure, budget_factor=100)
+    assert result.chosen.plan == BASE and result.speedup == 1.0
+    assert by_plan(result, CL).verdict == "rejected"
+    assert by_plan(result, dataclasses.replace(BASE, compile="default")).verdict == "rejected"
+    assert not any(final for *_, final in measure.calls)  # no plan to confirm
+
+
+def test_the_winner_is_re_measured_at_the_standard_step_count_before_it_is_chosen():
+    compiled = dataclasses.replace(CL, compile="default")
+    measure = Scripted({BASE: 1.0, CL: 0.8, compiled: 0.5})
+    result = search(measure, budget_factor=100)
+    assert result.chosen.plan == compiled
+    plan, rule, timeout, final = measure.calls[-1]
+    assert final and plan == compiled
+    assert (rule.warmup_steps, rule.min_steps, rule.min_seconds) == (STANDARD.warmup_steps, STANDARD.min_steps,
+                                                                    STANDARD.min_seconds)
+    assert result.speedup == pytest.approx(2.0)
+    assert result.standard is not None and result.chosen_seconds == pytest.approx(0.5)
+
+
+def test_a_winner_of_short_trials_that_is_not_faster_at_the_standard_count_loses_to_the_baseline():
+    # Short trials flatter channels_last; the standard measurement shows it only 1% faster: within min_gain.
+    measure = Scripted({BASE: 1.0, CL: 0.7}, standard={CL: 0.99})
+    result = search(measure, compile_modes=())
+    assert result.chosen.plan == BASE
+    assert "not 3% faster" in by_plan(result, CL).reason
+    assert result.speedup == 1.0
+
+
+@pytest.mark.parametrize("loss, verdict", [(math.nan, "rejected"), (math.inf, "rejected"), (2.30 * 1.2, "rejected"),
+                                           (2.30 * 1.01, "chosen")])
+def test_numerics_guard_rejects_a_faster_plan_whose_loss_diverges_from_fp32(loss, verdict):
+    measure = Scripted({BASE: 1.0, BF16_CL: 0.5}, losses={BASE: 2.30, BF16_CL: loss})
+    result = search(measure, eager=(BASE, BF16_CL), compile_modes=(), budget_factor=100)
+    candidate = by_plan(result, BF16_CL)
+    assert candidate.verdict == verdict
+    if verdict == "rejected":
+        assert candidate.reason.startswith("numerics: loss after 3 steps is")
+        assert result.chosen.plan == BASE
+
+
+def test_compile_is_tried_only_on_the_best_eager_plan():
+    measure = Scripted({BASE: 1.0, CL: 0.8, dataclasses.replace(CL, compile="default"): 0.9})
+    result = search(measure, budget_factor=100)
+    compiled = [c.plan for c in result.candidates if c.stage == "compile"]
+    assert compiled == [dataclasses.replace(CL, compile="default")]
+    assert result.chosen.plan == CL
+
+
+def test_a_compile_that_fails_is_reported_and_the_best_working_plan_wins():
+    compiled = dataclasses.replace(CL, compile="default")
+    measure = Scripted({BASE: 1.0, CL: 0.8, compiled: 0.1}, failures={compiled: "error: InductorError: boom"})
+    result = search(measure, budget_factor=100)
+    assert by_plan(result, compiled).verdict == "failed"
+    assert "InductorError" in by_plan(result, compiled).reason
+    assert result.chosen.plan == CL
+
+
+def test_the_budget_is_a_multiple_of_one_standard_measurement_and_is_kept():
+    # 10 s steps and 5 s of process overhead: a standard measurement is 5 + (2 + 5 + 1) x 10 = 85 s.
+    plans = {BASE: 10.0, CL: 9.0, dataclasses.replace(CL, compile="default"): 5.0}
+    measure = Scripted(plans)
+    result = search(measure)
+    assert result.budget_seconds == pytest.approx(3 * 85.0)
+    assert result.tuning_seconds <= result.budget_seconds
+    # The compile's timeout is what was left after keeping back the final standard measurement.
+    (compile_call,) = [call for call in measure.calls if call[0].compile != "off" and not call[3]]
+    assert compile_call[2] is not None and compile_call[2] < result.budget_seconds
+
+
+def test_when_the_budget_is_spent_compile_is_not_tried_and_says_why():
+    measure = Scripted({BASE: 10.0, CL: 9.0, dataclasses.replace(CL, compile="default"): 5.0})
+    result = search(measure, budget_seconds=120)
+    (candidate,) = [c for c in result.candidates if c.stage == "compile"]
+    assert candidate.verdict == "not tried" and "budget was spent" in candidate.reason
+    assert result.tuning_seconds <= 120
+
+
+def test_a_compile_longer_than_the_budget_left_is_cut_off():
+    compiled = dataclasses.replace(CL, compile="default")
+    measure = Scripted({BASE: 10.0, CL: 9.0, compiled: 200.0})  # 20 s compile + 3 x 200 s: far past the budget
+    result = search(measure)
+    assert by_plan(result, compiled).verdict == "failed"
+    assert "over the tuning budget" in by_plan(result, compiled).reason
+    assert result.tuning_seconds <= result.budget_seconds + 1e-9
+
+
+def test_successive_halving_measures_the_faster_half_again():
+    plans = [BASE, CL, BF16_CL, dataclasses.replace(BASE, precision="bf16"), dataclasses.replace(CL, threads=4)]
+    times = dict(zip(plans, (1.0, 0.9, 0.6, 0.7, 1.2)))
+    measure = Scripted(times)
+    result = search(measure, eager=plans, compile_modes=(), budget_factor=1000)
+    slow = by_plan(result, dataclasses.replace(CL, threads=4))
+    assert slow.verdict == "rejected" and slow.reason == "slower half in successive halving"
+    assert len(by_plan(result, BF16_CL).trials) >= 2
+    assert result.chosen.plan == BF16_CL
+
+
+def test_a_baseline_that_fails_stops_the_tuning_with_its_reason():
+    measure = Scripted({BASE: 1.0}, failures={BASE: "oom: out of memory"})
+    with pytest.raises(TuneFailed, match="out of memory"):
+        search(measure)

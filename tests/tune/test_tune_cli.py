@@ -1,0 +1,63 @@
+"""`batchmark calibrate`, `batchmark tune` and `run --plan tuned`, end to end with real workers on a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import batchmark
+
+SIZES = ("--batch-size", "4", "--image-size", "16")
+
+
+def test_calibrate_measures_each_precision_and_caches_it():
+    first = batchmark("calibrate", "--json")
+    assert first.returncode == 0, first.stderr
+    calibration = json.loads(first.stdout)
+    peaks = {(peak["device"], peak["precision"]): peak for peak in calibration["peaks"]}
+    assert {("cpu", "fp32"), ("cpu", "bf16")} <= set(peaks)
+    for peak in peaks.values():
+        assert peak["flops_per_second"] > 0
+        assert any(name.startswith("matmul") for name in peak["by_operation"])
+        assert any(name.startswith("conv3x3") for name in peak["by_operation"])
+        assert peak["flops_per_second"] == max(peak["by_operation"].values())
+    again = batchmark("calibrate", "--json")
+    assert json.loads(again.stdout) == calibration  # cached: not measured again
+    assert "calibrating" not in again.stderr
+
+
+def test_tune_then_run_with_the_tuned_plan(fake_workloads, tmp_path):
+    tuned = batchmark("tune", "tiny_cnn", *SIZES, "--budget", "60s")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "chosen:" in tuned.stdout and "tuning took" in tuned.stdout
+    assert "not measured" in tuned.stdout  # the pruned switches are listed with their reasons
+    cached = batchmark("tune", "tiny_cnn", *SIZES)
+    assert "a tuned plan is cached" in cached.stderr and "chosen:" in cached.stdout
+
+    output = tmp_path / "run.json"
+    run = batchmark("run", "tiny_cnn", "--framework", "torch", "--plan", "baseline,tuned,accelerated", *SIZES,
+                    "--quick", "--output", str(output), "--no-report")
+    assert run.returncode == 0, run.stderr
+    rows = {row["plan_label"]: row for row in json.loads(output.read_text())["rows"]}
+    assert rows["tuned"]["plan_source"] == "tuned" and rows["accelerated"]["plan_source"] == "tuned"
+    assert rows["baseline"]["plan_source"] is None
+
+    other_size = batchmark("run", "tiny_cnn", "--framework", "torch", "--plan", "accelerated", "--batch-size", "2",
+                           "--image-size", "16", "--quick", "--output", str(output), "--no-report")
+    assert other_size.returncode == 0, other_size.stderr
+    (row,) = json.loads(output.read_text())["rows"]
+    assert row["plan_source"] == "static"  # nothing tuned at this batch shape: the assumed plan, and it says so
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tune", "tiny_cnn", "--budget", "lots"], "--budget 'lots'"),
+    (["tune", "tiny_cnn", "--budget", "0x"], "--budget '0x'"),
+    (["tune", "resnet50"], "unknown workload 'resnet50'"),
+    (["tune", "tiny_cnn", "--loss-tolerance", "2"], "--loss-tolerance 2.0"),
+    (["tune", "mypkg.models:build", "--framework", "jax"], "PyTorch only"),
+])
+def test_bad_tune_input_is_one_line_and_exit_2(fake_workloads, args, message):
+    result = batchmark(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
