@@ -69,9 +69,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    # Short trials: one warm-up (the compile, for a compiled plan) and two timed steps. Two steps cannot
-    # give a CI, but they rank plans whose times differ by more than the noise, which is what halving needs.
-    short_warmup: int = 1
+    # Short trials: the standard profile's two warm-ups (the first compiles and allocates, the second
+    # catches a recompile and the allocator's second pass; after one, the first timed step of a CNN here
+    # ran up to 40% slow) and two timed steps. Two steps cannot give a CI, but they rank plans whose times
+    # differ by more than the noise, which is what halving needs.
+    short_warmup: int = 2
     short_steps: int = 2
     more_steps: int = 2  # what each survivor of a halving round adds
     standard: Profile = PROFILES["standard"]
