@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -56,6 +56,10 @@ class RowWarning(BaseModel):
 
 class WorkerOutput(BaseModel):
     """What one worker measured: the raw data of one (workload, plan) run."""
+
+    # A diverged loss is data: write it as NaN (which Python's json reads back), not as null, which no
+    # reader of a list of numbers would accept.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     setup_seconds: float  # build, place, load weights; not part of any step time
     warmup_seconds: list[float]  # each warm-up step, compilation included; never in the statistics
