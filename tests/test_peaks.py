@@ -33,3 +33,4 @@ def test_failed_rows_have_no_flop_rate():
     run = sample_runs.standard_run()
     failed = next(row for row in run.rows if row.status == "failed")
     assert failed.achieved_flops_per_second is None and failed.percent_of_peak is None
+

@@ -8,12 +8,13 @@ older versions working (the store and the server refuse versions they do not kno
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -57,9 +58,6 @@ class RowWarning(BaseModel):
 class WorkerOutput(BaseModel):
     """What one worker measured: the raw data of one (workload, plan) run."""
 
-    # A diverged loss is data: write it as NaN (which Python's json reads back), not as null, which no
-    # reader of a list of numbers would accept.
-    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     setup_seconds: float  # build, place, load weights; not part of any step time
     warmup_seconds: list[float]  # each warm-up step, compilation included; never in the statistics
@@ -72,6 +70,13 @@ class WorkerOutput(BaseModel):
     device_name: str
     framework_version: str
     threads: int | None  # intra-op threads the framework actually used
+
+    @field_validator("losses", mode="before")
+    @classmethod
+    def _null_is_nan(cls, losses):
+        # A diverged loss is data. JSON has no NaN, so it is written as null (pydantic's default) and read
+        # back as NaN here; readers of the file or the API in any language get standard JSON.
+        return [math.nan if loss is None else loss for loss in losses] if isinstance(losses, list) else losses
 
 
 class Peak(BaseModel):
