@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,jax,postgres,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,jax,postgres,server,test]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -5,6 +5,7 @@ framework to its worker processes.
 """
 
 from batchmark.cli import suite, tune, history, analysis  # noqa: F401,I001  (registers the commands, in help order)
+from batchmark.cli import server  # noqa: F401,I001  (serve, token and submit: the shared leaderboard)
 from batchmark.cli.app import app
 
 

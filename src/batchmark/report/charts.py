@@ -33,12 +33,17 @@ def is_measured(row: Row) -> bool:
     return row.status == "ok" and row.statistics is not None and row.measured is not None
 
 
+# One strong colour per run, for charts that compare machines rather than plans (the leaderboard's).
+RUN_COLORS = SERIES_COLORS[1::2]
+
+
 @dataclass(frozen=True)
 class LabelledRow:
     """One row with the names the charts show for it; `series` is unique per run, framework and plan."""
 
     row: Row
     series: str
+    run_index: int = 0  # which of the charted runs it belongs to
 
     @property
     def measured_ok(self) -> bool:
@@ -57,9 +62,9 @@ def run_labels(runs: list[ResultsFile]) -> list[str]:
 
 def labelled_rows(runs: list[ResultsFile]) -> list[LabelledRow]:
     labelled = []
-    for label, run in zip(run_labels(runs), runs):
+    for index, (label, run) in enumerate(zip(run_labels(runs), runs)):
         prefix = f"{label} · " if label else ""
-        labelled += [LabelledRow(row, f"{prefix}{row.framework} · {row.plan_label}") for row in run.rows]
+        labelled += [LabelledRow(row, f"{prefix}{row.framework} · {row.plan_label}", index) for row in run.rows]
     return labelled
 
 
@@ -132,11 +137,15 @@ def failed_markers(rows: list[LabelledRow]) -> go.Scatter:
     )
 
 
-def seconds_figure(runs: list[ResultsFile]) -> go.Figure:
-    """Median seconds per batch, one horizontal bar per row, with the 95% CI of the median as whiskers."""
+def seconds_figure(runs: list[ResultsFile], color_by_run: bool = False) -> go.Figure:
+    """Median seconds per batch, one horizontal bar per row, with the 95% CI of the median as whiskers.
+
+    `color_by_run`: one colour per run instead of per plan, when the runs are the machines being compared."""
     rows = labelled_rows(runs)
+    colors = ({labelled.series: RUN_COLORS[labelled.run_index % len(RUN_COLORS)] for labelled in rows}
+              if color_by_run else series_colors(rows))
     figure = go.Figure()
-    for series, color in series_colors(rows).items():
+    for series, color in colors.items():
         measured = [labelled for labelled in rows if labelled.series == series and labelled.measured_ok]
         if not measured:
             continue  # every row of this series failed: the failed markers below show it

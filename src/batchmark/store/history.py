@@ -18,7 +18,7 @@ from batchmark.results import ResultsFile, Row
 from batchmark.store import convert
 from batchmark.store.database import StoreError, create_engine, describe, explain, resolve_url
 from batchmark.store.schema import upgrade
-from batchmark.store.tables import Machine, Result, Run
+from batchmark.store.tables import Machine, Result, Run, Submission
 
 LATEST = re.compile(r"^latest(?:~(\d+))?$")  # latest, latest~1 (the one before), ...
 
@@ -82,8 +82,10 @@ class History:
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 
-    def import_run(self, results: ResultsFile) -> bool:
-        """The whole run in one transaction; False when a run of that id is already there (nothing changes)."""
+    def import_run(self, results: ResultsFile, submission: Submission | None = None) -> bool:
+        """The whole run in one transaction; False when a run of that id is already there (nothing changes).
+
+        A leaderboard server passes the `submission` that records who uploaded the run, written with it."""
         try:
             with self._session() as session, session.begin():
                 if session.scalar(select(Run.id).where(Run.run_id == results.run_id)) is not None:
@@ -91,6 +93,9 @@ class History:
                 run = convert.new_run(results, self._machine(session, results.machine))
                 run.results = [convert.new_result(row, position) for position, row in enumerate(results.rows)]
                 session.add(run)
+                if submission is not None:
+                    submission.run = run
+                    session.add(submission)
             return True
         except IntegrityError:
             return False  # the same run imported by another process at the same moment

@@ -1,4 +1,5 @@
-"""The history database's tables: machines, the runs made on them, each run's result rows, and every raw sample.
+"""The history database's tables: machines, the runs made on them, each run's result rows, and every raw sample;
+for the shared leaderboard server also its upload tokens and which runs were submitted to it.
 
 Statistics are stored beside the samples so that queries (history, a leaderboard) need not recompute them;
 the samples stay the data. Anything derived from several rows (speedup over baseline) is not stored.
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -124,6 +126,34 @@ class Sample(Base):
     value: Mapped[float | None] = mapped_column(Float)  # NULL is NaN: SQLite cannot store a NaN (a diverged loss)
 
     result: Mapped[Result] = relationship(back_populates="samples")
+
+
+class UploadToken(Base):
+    """Who may submit runs to a leaderboard server. Only a hash is kept: the token is shown once, when made."""
+
+    __tablename__ = "upload_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # who it was given to, for the admin
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)  # hex sha256 of the token's text
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Submission(Base):
+    """A run uploaded to a leaderboard server. A run imported locally has none: the server lists only these."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("upload_tokens.id"), index=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))  # of the submitted results, to tell a resend from a clash
+    verified: Mapped[bool] = mapped_column(Boolean)  # False: implausible, kept off the leaderboard by default
+    reasons: Mapped[list] = mapped_column(JSON)  # why it is unverified, one sentence each
+
+    run: Mapped[Run] = relationship()
 
 
 SAMPLE_SERIES = ("warmup_seconds", "step_seconds", "losses")

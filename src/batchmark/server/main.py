@@ -1,0 +1,65 @@
+"""The app, assembled: settings, database, middleware, one router per resource, and the OpenAPI spec."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+
+import batchmark
+from batchmark.results import ResultsFile
+from batchmark.server.bodylimit import BodyLimitMiddleware
+from batchmark.server.ratelimit import RateLimiter
+from batchmark.server.routes import compare, leaderboard, machines, pages, runs, submissions
+from batchmark.server.settings import ServerSettings
+from batchmark.store import StoreError, open_history
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Opens (creating or upgrading) the database first: a bad one is a StoreError before anything serves."""
+    settings = settings or ServerSettings()
+    history = open_history(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        history.close()
+
+    app = FastAPI(title="batchmark leaderboard", version=getattr(batchmark, "__version__", "0.1.0"),
+                  description="Seconds per training batch, from many machines: read by anyone, written with a token.",
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.history = history
+    app.state.rate_limiter = RateLimiter(settings.submissions_per_window, settings.rate_window_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for module in (submissions, runs, machines, leaderboard, compare, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(packages=[("batchmark.server", "static")]), name="static")
+    app.add_exception_handler(StoreError, database_unavailable)
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)
+    app.add_exception_handler(pages.PageNotFound, pages.not_found)
+    app.openapi = lambda: openapi_with_results_schema(app)
+    return app
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"the database is unavailable: {str(error).splitlines()[0] if str(error) else error}"},
+                        status_code=503)
+
+
+def openapi_with_results_schema(app: FastAPI) -> dict:
+    """FastAPI's spec, plus the results schema that POST /api/v1/runs reads (it parses the body itself, to
+    answer malformed input with one clear line rather than a list of pydantic errors)."""
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        results = ResultsFile.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(results.pop("$defs", {}))
+        results["required"] = sorted({*results.get("required", []), "schema_version"})  # the parser needs it
+        schemas["ResultsFile"] = results
+        app.openapi_schema = spec
+    return app.openapi_schema

@@ -1,0 +1,1 @@
+"""One router per resource; `pages` serves the HTML of the same data."""

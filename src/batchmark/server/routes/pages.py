@@ -1,0 +1,151 @@
+"""The HTML pages: the same data as the JSON API, rendered by Jinja2 with autoescaping, and charts drawn by
+the HTML report's own figure code (batchmark.report.charts) with plotly.js served once from /static."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Annotated, Optional
+
+import jinja2
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+
+from batchmark.display import human_bytes
+from batchmark.engine.plan import DEVICES, PRECISIONS
+from batchmark.report.charts import batch_text, build_figures, samples_per_second_text, seconds_figure
+from batchmark.report.page import PLOT_CONFIG, figure_json, format_time, machine_facts, plan_switches, table_rows
+from batchmark.server import queries
+from batchmark.server.plausibility import flops_text
+from batchmark.server.deps import FiltersDep, HistoryDep
+from batchmark.server.routes.compare import comparison
+from batchmark.server.routes.leaderboard import SizeQuery, leaderboard_of, workload_summaries
+from batchmark.server.routes.machines import machine_detail
+from batchmark.server.routes.runs import run_detail
+from batchmark.workloads.registry import FRAMEWORK_FAMILIES, get_workload, workload_names
+
+router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+HTML = {"content": {"text/html": {}}, "description": "An HTML page."}
+
+
+class PageNotFound(Exception):
+    def __init__(self, detail: str):
+        self.detail = detail
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("batchmark.server", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(frameworks=list(FRAMEWORK_FAMILIES), devices=DEVICES, precisions=PRECISIONS,
+                       workloads=workload_names(), batch_text=batch_text, human_bytes=human_bytes,
+                       format_time=format_time, plan_switches=plan_switches, exact=exact, seconds=seconds,
+                       rate=samples_per_second_text, percent=percent, flops=flops, ratio_text=ratio_text,
+                       plot_config=Markup(json.dumps(PLOT_CONFIG)))
+    return env
+
+
+def render(template: str, status_code: int = 200, **context) -> HTMLResponse:
+    return HTMLResponse(environment().get_template(template).render(**context), status_code=status_code)
+
+
+def exact(value) -> str:
+    return "" if value is None else repr(value)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.4f}" if value < 100 else f"{value:.1f}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def flops(value: float | None) -> str:
+    return "—" if value is None else flops_text(value)
+
+
+def ratio_text(ratio: float) -> str:
+    """b's median ÷ a's, said from b's side: below 1, b is faster."""
+    if abs(ratio - 1) < 0.005:
+        return "the same"
+    return f"{1 / ratio:.2f}x faster" if ratio < 1 else f"{ratio:.2f}x slower"
+
+
+async def not_found(request: Request, error: PageNotFound) -> HTMLResponse:
+    return render("not_found.html.j2", status_code=404, detail=error.detail, page="")
+
+
+def page_of(call, *args):
+    """A JSON route's data for a page; its 404 becomes the page's own."""
+    try:
+        return call(*args)
+    except HTTPException as error:
+        if error.status_code == 404:
+            raise PageNotFound(error.detail) from None
+        raise
+
+
+@router.get("/static/plotly.js", include_in_schema=False)
+def plotly_bundle() -> Response:
+    bundle = resources.files("batchmark.report").joinpath("assets/plotly-cartesian.min.js").read_bytes()
+    return Response(bundle, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+def filter_query(filters) -> dict:
+    return {key: value for key, value in (("framework", filters.framework), ("device", filters.device),
+                                          ("precision", filters.precision)) if value}
+
+
+@router.get("/", responses={200: HTML})
+def home(history: HistoryDep, filters: FiltersDep) -> HTMLResponse:
+    """The leaderboard of the first workload, with every workload one click away."""
+    return leaderboard_page(history, filters, workload_names()[0])
+
+
+@router.get("/leaderboard/{workload}", responses={200: HTML, 404: HTML})
+def leaderboard_page(history: HistoryDep, filters: FiltersDep, workload: Annotated[str, Path(max_length=100)],
+                     batch_size: SizeQuery = None, image_size: SizeQuery = None) -> HTMLResponse:
+    board, entries = page_of(leaderboard_of, history, workload, filters, batch_size, image_size)
+    figure = figure_json(seconds_figure(queries.charted_runs(history, entries), color_by_run=True)) if entries else None
+    return render("leaderboard.html.j2", page="leaderboard", board=board, spec=get_workload(workload),
+                  summaries=workload_summaries(history, filters), filters=filters, query=filter_query(filters),
+                  figure=figure)
+
+
+@router.get("/machines", responses={200: HTML})
+def machines_page(history: HistoryDep) -> HTMLResponse:
+    return render("machines.html.j2", page="machines", machines=queries.machines(history))
+
+
+@router.get("/machines/{machine}", responses={200: HTML, 404: HTML})
+def machine_page(history: HistoryDep, filters: FiltersDep, machine: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
+    detail = page_of(machine_detail, history, machine, filters)
+    return render("machine.html.j2", page="machines", detail=detail, facts=machine_facts(detail.fingerprint),
+                  others=[other for other in queries.machines(history) if other.machine != detail.machine.machine])
+
+
+@router.get("/compare", responses={200: HTML, 404: HTML})
+def compare_page(history: HistoryDep, filters: FiltersDep,
+                 a: Annotated[Optional[str], Query(max_length=64)] = None,
+                 b: Annotated[Optional[str], Query(max_length=64)] = None) -> HTMLResponse:
+    machines = queries.machines(history)
+    compared, figure = None, None
+    if a and b:
+        compared, entries = page_of(comparison, history, a, b, filters)
+        if entries:
+            figure = figure_json(seconds_figure(queries.charted_runs(history, entries, label_by_machine=True),
+                                                color_by_run=True))
+    defaults = [machine.machine for machine in machines[:2]] + ["", ""]
+    return render("compare.html.j2", page="compare", machines=machines, compared=compared, figure=figure,
+                  selected=(a or defaults[0], b or defaults[1]), filters=filters)
+
+
+@router.get("/runs/{run_id}", responses={200: HTML, 404: HTML})
+def run_page(history: HistoryDep, run_id: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
+    detail = page_of(run_detail, history, run_id)
+    figures = {chart_id: figure_json(figure) for chart_id, figure in build_figures([detail.run]).items()}
+    return render("run.html.j2", page="runs", detail=detail, rows=table_rows([detail.run]), figures=figures,
+                  facts=machine_facts(detail.run.machine))

@@ -1,0 +1,29 @@
+"""The server's settings, from `batchmark serve`'s options or BATCHMARK_SERVER_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_FILE = "leaderboard.sqlite"  # beside the history in the user data directory
+
+
+def default_database() -> str:
+    from batchmark.store.database import default_database_path
+
+    return str(default_database_path().with_name(DEFAULT_DATABASE_FILE))
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATCHMARK_SERVER_")
+
+    # A SQLAlchemy URL or a SQLite file path: PostgreSQL in production, a SQLite file on a laptop.
+    database: str = Field(default_factory=default_database)
+    # A standard run (20 rows with every raw sample) is about 100 KB; 8 MiB leaves room for long runs and
+    # still refuses a body that only wants to fill the server's memory.
+    max_body_bytes: int = Field(default=8 * 2**20, ge=1024)
+    # A person submits a run or two an hour; 60 an hour lets a CI job upload a matrix and still stops a loop.
+    submissions_per_window: int = Field(default=60, ge=1)
+    rate_window_seconds: float = Field(default=3600.0, gt=0)
+    # Runs that fail the plausibility check are kept off the leaderboard unless asked for (?include_unverified).
+    include_unverified: bool = False

@@ -1,0 +1,192 @@
+"""A submitted body to a ResultsFile the store can hold, or a one-line reason it is refused (422).
+
+The results schema (`parse_results`) comes first, with its own messages. Then what that schema leaves
+loose but the server relies on: the machine fingerprint's shape (pages read it), each plan's switches, the
+store's column lengths, finite numbers, and strings a database can hold (no NUL, no lone surrogate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import datetime
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from batchmark.engine.plan import COMPILE_MODES, DEVICES, PRECISIONS
+from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
+from batchmark.store.tables import Machine, Result, Run
+from batchmark.workloads.registry import FRAMEWORK_FAMILIES
+
+SOURCE = "request body"
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+# Run ids appear in URLs; batchmark makes them as 20261128T193006Z-0f9f72.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+NAN_ALLOWED = re.compile(r"^rows\.\d+\.measured\.losses\.\d+$")  # a diverged loss is data, not an error
+
+
+class SubmissionRefused(ValueError):
+    """The body is not a results file this server stores; the message is the 422's one-line detail."""
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a newer batchmark may record more; it is kept as sent
+
+
+class CpuFingerprint(_Open):
+    model: Optional[str] = None
+    arch: Optional[str] = None
+    flags: list[str] = Field(default_factory=list)
+    physical_cores: Optional[int] = Field(None, ge=0, le=INT32)
+    logical_cores: Optional[int] = Field(None, ge=0, le=INT32)
+    usable_cores: Optional[int] = Field(None, ge=0, le=INT32)
+
+
+class GpuFingerprint(_Open):
+    kind: Optional[str] = None
+    name: Optional[str] = None
+    driver: Optional[str] = None
+    memory: Optional[str] = None
+    compute_capability: Optional[str] = None
+
+
+class OsFingerprint(_Open):
+    system: Optional[str] = None
+    release: Optional[str] = None
+    platform: Optional[str] = None
+
+
+class Fingerprint(_Open):
+    """What the store and the pages read from `machine`, typed; batchmark.machine.fingerprint() writes it."""
+
+    hostname: Optional[str] = None
+    cpu: CpuFingerprint = Field(default_factory=CpuFingerprint)
+    memory_bytes: Optional[int] = Field(None, ge=0, le=INT64)
+    gpus: list[GpuFingerprint] = Field(default_factory=list)
+    os: OsFingerprint = Field(default_factory=OsFingerprint)
+    python: Optional[str] = None
+    frameworks: dict[str, Optional[str]] = Field(default_factory=dict)
+    batchmark: Optional[str] = None
+
+
+class SubmittedPlan(BaseModel):
+    """Every switch of batchmark.engine.plan.Plan, each one a value batchmark knows."""
+
+    model_config = ConfigDict(extra="forbid")
+    framework: Literal[tuple(FRAMEWORK_FAMILIES)]
+    device: Literal[DEVICES]
+    precision: Literal[PRECISIONS]
+    compile: Literal[COMPILE_MODES]
+    channels_last: bool
+    threads: Optional[int] = Field(None, ge=1, le=INT32)
+
+
+def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
+    """The results, with derived fields recomputed, and the sha256 that tells a resend from a clash."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionRefused(f"{SOURCE}: not UTF-8 text") from None
+    try:
+        results = parse_results(text, SOURCE)
+    except ResultsFormatError as error:
+        raise SubmissionRefused(str(error)) from None
+    except RecursionError:
+        raise SubmissionRefused(f"{SOURCE}: JSON nested too deeply") from None
+    data = results.model_dump(mode="python")
+    for check in (lambda: bad_value(data), lambda: bad_shape(results), lambda: too_long(results)):
+        if problem := check():  # in order: each relies on the shape the one before checked
+            raise SubmissionRefused(f"{SOURCE}: malformed results: {problem}")
+    apply_speedups(results.rows)
+    apply_peaks(results)
+    canonical = json.dumps(results.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return results, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def bad_value(data) -> str | None:
+    """The first string no database can hold, or number that is not finite where a number must be."""
+    pending = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (problem := bad_string(f"{path}.{key}" if path else str(key), str(key))) is not None:
+                    return problem
+                pending.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, (list, tuple)):
+            pending.extend((f"{path}.{index}", item) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            if (problem := bad_string(path, value)) is not None:
+                return problem
+        elif isinstance(value, float) and not math.isfinite(value) and not NAN_ALLOWED.match(path):
+            return f"{path}: must be a finite number, got {value}"
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64:
+            return f"{path}: {value} is out of range"
+    return None
+
+
+def bad_string(path: str, text: str) -> str | None:
+    if "\x00" in text:
+        return f"{path}: contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{path}: is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def first_error(error: ValidationError, prefix: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in (prefix, *first["loc"]))
+    return f"{where}: {first['msg']}"
+
+
+def bad_shape(results: ResultsFile) -> str | None:
+    if not RUN_ID.match(results.run_id):
+        return (f"run_id: {results.run_id!r} is not a run id (letters, digits and . _ : + - only, at most 64, "
+                f"as batchmark makes them)")
+    for name, stamp in (("started_at", results.started_at), ("finished_at", results.finished_at)):
+        if stamp is not None:
+            try:
+                datetime.fromisoformat(stamp)
+            except ValueError:
+                return f"{name}: {stamp!r} is not an ISO 8601 time"
+    try:
+        Fingerprint.model_validate(results.machine)
+    except ValidationError as error:
+        return first_error(error, "machine")
+    for index, row in enumerate(results.rows):
+        try:
+            plan = SubmittedPlan.model_validate(row.plan)
+        except ValidationError as error:
+            return first_error(error, f"rows.{index}.plan")
+        if plan.framework != row.framework:
+            return f"rows.{index}.framework: {row.framework!r} differs from its plan's framework {plan.framework!r}"
+    return None
+
+
+def too_long(results: ResultsFile) -> str | None:
+    """Strings longer than their column: PostgreSQL would refuse them at insert time, SQLite keep them."""
+    hostname = results.machine.get("hostname") or ""
+    cpu_model = (results.machine.get("cpu") or {}).get("model") or ""
+    gpus = ", ".join(gpu.get("name") or "?" for gpu in results.machine.get("gpus") or [])
+    fields = [("machine.hostname", hostname, Machine.hostname), ("machine.cpu.model", cpu_model, Machine.cpu_model),
+              ("machine.gpus (names joined)", gpus, Machine.gpus),
+              ("batchmark_version", results.batchmark_version, Run.batchmark_version),
+              ("profile", results.profile, Run.profile)]
+    for index, row in enumerate(results.rows):
+        fields += [(f"rows.{index}.workload", row.workload, Result.workload),
+                   (f"rows.{index}.plan_label", row.plan_label, Result.plan_label),
+                   (f"rows.{index}.plan_source", row.plan_source or "", Result.plan_source)]
+        if row.measured is not None:
+            fields += [(f"rows.{index}.measured.{name}", getattr(row.measured, name), getattr(Result, name))
+                       for name in ("memory_kind", "device_name", "framework_version")]
+    for where, text, column in fields:
+        limit = column.property.columns[0].type.length
+        if len(text) > limit:
+            return f"{where}: {len(text)} characters, at most {limit} are stored"
+    return None
