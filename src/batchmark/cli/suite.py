@@ -240,29 +240,17 @@ def tuned_lookup(machine: dict):
 
 def tune_missing(request, devices: dict, peaks, machine: dict) -> None:
     """`run --tune`: tune each (workload, framework) of the run that has no cached plan at its sizes."""
-    from batchmark.cli.tune import print_tuning
+    from batchmark.cli.tune import tune_and_show
+    from batchmark.engine.runner import workload_sizes
     from batchmark.tune import cache
-    from batchmark.tune.search import TuneFailed
-    from batchmark.tune.workload import tune_workload, workload_key
-    from batchmark.workloads.registry import get_workload
+    from batchmark.tune.workload import workload_key
 
-    quick = request.profile.name == "quick"
     for workload in request.workloads:
-        spec = get_workload(workload)
-        batch_size = request.batch_size or (spec.quick_batch_size if quick else spec.batch_size)
-        image_size = request.image_size or (spec.quick_image_size if quick else spec.image_size)
+        sizes = workload_sizes(request, workload)
         for framework in request.frameworks:
-            if cache.load(workload_key(machine, framework, workload, batch_size, image_size)) is not None:
-                continue
-            errors.print(f"tuning {workload} · {framework} at batch {batch_size}, {image_size}²")
-            try:
-                tuned, _ = tune_workload(workload, framework, batch_size, image_size, devices[framework], peaks,
-                                         machine, seed=request.seed, plugins=request.plugins,
-                                         say=lambda line: errors.print(f"  {line}", highlight=False, markup=False))
-            except TuneFailed as error:
-                errors.print(f"warning: {workload} · {framework} not tuned: {error}", highlight=False, markup=False)
-                continue
-            print_tuning(workload, framework, tuned)
+            if cache.load(workload_key(machine, framework, workload, *sizes)) is None:
+                tune_and_show(workload, framework, sizes, devices[framework], peaks, machine,
+                              seed=request.seed, plugins=request.plugins)
 
 
 def raise_interrupt(signum, frame) -> None:

@@ -123,12 +123,12 @@ def tune(
     """Find the fastest plan for each workload here by measuring it; cache it for `run --plan tuned`."""
     from batchmark import calibration
     from batchmark.engine.profiles import PROFILES
-    from batchmark.engine.runner import SuiteRequest, probe_devices, validate
+    from batchmark.engine.runner import SuiteRequest, probe_devices, validate, workload_sizes
     from batchmark.machine import fingerprint
     from batchmark.tune import cache
-    from batchmark.tune.search import SearchSettings, TuneFailed
-    from batchmark.tune.workload import tune_workload, workload_key
-    from batchmark.workloads.registry import get_workload, workload_names
+    from batchmark.tune.search import SearchSettings
+    from batchmark.tune.workload import workload_key
+    from batchmark.workloads.registry import workload_names
 
     names = workloads or workload_names()
     user_models = [name for name in names if ":" in name]
@@ -159,27 +159,35 @@ def tune(
     for model in user_models:
         failed |= not _tune_user_model(model, settings, force)
     for workload in builtin:
-        spec = get_workload(workload)
-        sizes = (batch_size or spec.batch_size, image_size or spec.image_size)
+        sizes = workload_sizes(request, workload)
         for name in frameworks:
-            key = workload_key(machine, name, workload, *sizes)
-            cached = None if force else cache.load(key)
+            cached = None if force else cache.load(workload_key(machine, name, workload, *sizes))
             if cached is not None:
                 errors.print(f"{workload} · {name}: a tuned plan is cached ({cached.tuned_at[:19]}Z); `--force` tunes again")
                 print_tuning(workload, name, cached)
-                continue
-            errors.print(f"tuning {workload} · {name} at batch {sizes[0]}, {sizes[1]}²")
-            try:
-                tuned, _ = tune_workload(workload, name, *sizes, devices[name], calibrated, machine, settings,
-                                              seed=seed, plugins=plugins,
-                                              say=lambda line: errors.print(f"  {line}", highlight=False, markup=False))
-            except TuneFailed as error:
-                errors.print(f"error: {workload} · {name}: {error}", highlight=False, markup=False)
+            elif not tune_and_show(workload, name, sizes, devices[name], calibrated, machine, settings, seed, plugins):
                 failed = True
-                continue
-            print_tuning(workload, name, tuned)
     if failed:
         raise typer.Exit(1)
+
+
+def tune_and_show(workload: str, framework: str, sizes: tuple[int, int], devices: dict, peaks, machine: dict,
+                  settings=None, seed: int = 0, plugins: list[str] = ()) -> bool:
+    """Tune one (workload, framework) at `sizes` and print the outcome; False, after one line, when even the
+    baseline failed."""
+    from batchmark.tune.search import SearchSettings, TuneFailed
+    from batchmark.tune.workload import tune_workload
+
+    errors.print(f"tuning {workload} · {framework} at batch {sizes[0]}, {sizes[1]}²")
+    try:
+        tuned, _ = tune_workload(workload, framework, *sizes, devices, peaks, machine, settings or SearchSettings(),
+                                 seed=seed, plugins=plugins,
+                                 say=lambda line: errors.print(f"  {line}", highlight=False, markup=False))
+    except TuneFailed as error:
+        errors.print(f"error: {workload} · {framework} not tuned: {error}", highlight=False, markup=False)
+        return False
+    print_tuning(workload, framework, tuned)
+    return True
 
 
 def _tune_user_model(reference: str, settings, force: bool) -> bool:

@@ -124,6 +124,14 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def workload_sizes(request: SuiteRequest, workload: str) -> tuple[int, int]:
+    """(batch size, image size) of `workload` in this request: the options, else the profile's defaults."""
+    spec = get_workload(workload)
+    quick = request.profile.name == "quick"
+    return (request.batch_size or (spec.quick_batch_size if quick else spec.batch_size),
+            request.image_size or (spec.quick_image_size if quick else spec.image_size))
+
+
 TunedLookup = Callable[[str, str, int, int], "Plan | None"]  # (workload, framework, batch, image) -> cached plan
 
 
@@ -138,10 +146,7 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
             raise UsageError(f"--device {request.device} is not available to {framework} on this machine. "
                              f"Available: {', '.join(available)}.")
     for workload in request.workloads:
-        spec = get_workload(workload)
-        quick = request.profile.name == "quick"
-        batch_size = request.batch_size or (spec.quick_batch_size if quick else spec.batch_size)
-        image_size = request.image_size or (spec.quick_image_size if quick else spec.image_size)
+        batch_size, image_size = workload_sizes(request, workload)
         for framework in request.frameworks:
             available = devices[framework]
             target = request.device if request.device != "auto" else next(d for d in DEVICE_PREFERENCE if d in available)
