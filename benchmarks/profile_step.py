@@ -16,11 +16,10 @@ import argparse
 import collections
 import sys
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from batchmark import calibration
-from batchmark.engine.plan import Plan, parse_plans
+from batchmark.engine.plan import parse_plans
 from batchmark.frameworks.torch_backend import TorchBackend
 from batchmark.workloads.registry import get_workload
 

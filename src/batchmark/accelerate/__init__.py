@@ -17,7 +17,6 @@ A plan that fails on the real model falls back, with a warning, to the next that
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
