@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import tests.plugins.fake_workloads  # noqa: E402,F401  registers tiny_cnn
-from batchmark.engine.plan import Plan  # noqa: E402
+from batchmark.plans import Plan  # noqa: E402
 from batchmark.engine.timing import StopRule, measure  # noqa: E402
 from batchmark.frameworks.torch_backend import TorchBackend  # noqa: E402
 

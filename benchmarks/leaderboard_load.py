@@ -36,7 +36,7 @@ import sqlalchemy
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from batchmark.engine.plan import Plan  # noqa: E402
+from batchmark.plans import Plan  # noqa: E402
 from batchmark.engine.stats import summarize  # noqa: E402
 from batchmark.results import ResultsFile, Row, WorkerOutput  # noqa: E402
 from batchmark.store import open_history  # noqa: E402
@@ -67,7 +67,7 @@ def make_run(index: int, rng: np.random.Generator) -> ResultsFile:
                                         memory_kind="process peak RSS", forward_flops_per_sample=None,
                                         train_flops_per_sample=TRAIN_FLOPS.get(workload), device_name="load-test cpu",
                                         framework_version="2.13.0", threads=8)
-                rows.append(Row(workload=workload, framework=framework, plan_label=label, plan=plan.as_dict(),
+                rows.append(Row(workload=workload, framework=framework, plan_label=label, plan=plan,
                                 batch_size=spec.batch_size, image_size=spec.image_size, status="ok",
                                 measured=measured, statistics=statistics_,
                                 samples_per_second=spec.batch_size / statistics_.median))

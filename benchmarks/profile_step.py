@@ -18,7 +18,7 @@ import sys
 
 from torch.profiler import ProfilerActivity, profile
 
-from batchmark import calibration
+from batchmark.engine import calibration
 from batchmark.engine.plan import parse_plans
 from batchmark.frameworks.torch_backend import TorchBackend
 from batchmark.workloads.registry import get_workload

@@ -23,8 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from batchmark import calibration
-from batchmark.engine.plan import Plan, baseline
+from batchmark.engine import calibration
+from batchmark.plans import Plan
+from batchmark.engine.plan import baseline
 from batchmark.engine.profiles import PROFILES
 from batchmark.engine.runner import Job, SuiteRequest, new_results, probe_devices, run_suite
 from batchmark.machine import fingerprint
@@ -66,14 +67,14 @@ def main(argv: list[str]) -> int:
                                       say=lambda line: print(f"   {line}", flush=True))
         tuning_seconds[workload] = time.monotonic() - started
         print(f"   tuned in {tuning_seconds[workload]:.0f} s (budget {tuned.budget_seconds:.0f} s): "
-              f"{Plan(**tuned.plan).describe()}", flush=True)
+              f"{tuned.plan.describe()}", flush=True)
         jobs = [Job(workload, "torch", "baseline", Plan("torch"), *sizes)]
         for label, plan in FIXED.items():
             if not (skip_bf16 and plan.precision == "bf16"):
                 jobs.append(Job(workload, "torch", label, plan, *sizes))
         jobs.append(Job(workload, "tensorflow", "keras default", baseline("tensorflow", devices["tensorflow"]["cpu"]),
                         *sizes))
-        jobs.append(Job(workload, "torch", "tuned", Plan(**tuned.plan), *sizes, plan_source="tuned"))
+        jobs.append(Job(workload, "torch", "tuned", tuned.plan, *sizes, plan_source="tuned"))
         run_suite(request, jobs, results, options.output,
                   on_start=lambda index, job: print(f"   measuring {job.plan_label}", flush=True))
     print_table(results, tuning_seconds, skip_bf16, bf16, fp32)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from batchmark.accelerate import accelerate, model_key
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.tune import cache
 from batchmark.tune.search import SearchSettings
 from tests.conftest import REPO
@@ -76,7 +76,7 @@ def test_a_plan_that_cannot_compile_this_model_falls_back_with_a_warning():
     model = Uncompilable()
     compiled = Plan("torch", compile="default")
     key = model_key(model, batch())
-    cache.store(cache.TunedPlan(key=key, plan=compiled.as_dict(), baseline_plan=Plan("torch").as_dict(),
+    cache.store(cache.TunedPlan(key=key, plan=compiled, baseline_plan=Plan("torch"),
                                 baseline_seconds=1.0, seconds=0.5, speedup=2.0, tuned_at="2026-11-28T00:00:00+00:00",
                                 tuning_seconds=1.0, budget_seconds=3.0))
     step = accelerate(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), batch(), tune=False)

@@ -36,10 +36,10 @@ def test_a_real_workload_runs_with_both_plans(tmp_path):
         assert row.measured.train_flops_per_sample > row.measured.forward_flops_per_sample > 0
         assert row.measured.peak_memory_bytes > 0
     baseline, accelerated = results.rows
-    assert baseline.plan["compile"] == "off" and baseline.plan["precision"] == "fp32"
-    assert accelerated.plan["channels_last"] is True
+    assert baseline.plan.compile == "off" and baseline.plan.precision == "fp32"
+    assert accelerated.plan.channels_last is True
     assert accelerated.speedup_vs_baseline == pytest.approx(baseline.statistics.median / accelerated.statistics.median)
-    assert results.machine["cpu"]["logical_cores"] >= 1
+    assert results.machine.cpu.logical_cores >= 1
     assert "style_transfer" in result.stdout and "torch cpu fp32 compile=off contiguous" in result.stdout
     # Every run is also in the history, and drawn in a report beside its JSON.
     assert open_history().load(results.run_id).model_dump() == results.model_dump()
@@ -151,7 +151,7 @@ def test_compiled_plan_reports_compile_time_apart(tmp_path, fake_workloads):
     assert result.returncode == 0, result.stderr
     eager, compiled = results.rows
     assert eager.compile_seconds is None
-    assert compiled.plan["compile"] == "default"
+    assert compiled.plan.compile == "default"
     # Compilation happens in the first warm-up step and stays out of the timed steps.
     assert compiled.measured.warmup_seconds[0] > 10 * compiled.statistics.median
     assert compiled.compile_seconds > 0.5
@@ -172,8 +172,8 @@ def test_three_frameworks_in_one_table(tmp_path):
         assert row.measured.train_flops_per_sample > row.measured.forward_flops_per_sample > 0
         assert row.speedup_vs_baseline == 1.0  # each framework against its own baseline
     tensorflow, jax = results.rows[1:]
-    assert tensorflow.plan["compile"] == "off" and tensorflow.plan["channels_last"] is True  # Keras's defaults
-    assert jax.plan["compile"] == "xla"
+    assert tensorflow.plan.compile == "off" and tensorflow.plan.channels_last is True  # Keras's defaults
+    assert jax.plan.compile == "xla"
     assert "keras" in tensorflow.measured.framework_version
     # FLOPs are counted by each framework from its own step, and agree.
     flops = [row.measured.train_flops_per_sample for row in results.rows]

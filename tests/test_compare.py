@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from batchmark.compare import JSON_FORMAT, CompareError, compare_runs
-from batchmark.compare_display import print_comparison
+from batchmark.cli.render_compare import print_comparison
 from batchmark.results import Failure, ResultsFile, Row, WorkerOutput
 
 MACHINE = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from batchmark.results import apply_peaks
@@ -14,14 +16,14 @@ def test_percent_of_peak_uses_the_rows_precision_and_training_flops():
     achieved = 20.65e9 * 32 / fp32_row.statistics.median
     assert fp32_row.achieved_flops_per_second == pytest.approx(achieved)
     assert fp32_row.percent_of_peak == pytest.approx(100 * achieved / 0.2e12)
-    fp32_row.plan["precision"] = "bf16"
+    fp32_row.plan = dataclasses.replace(fp32_row.plan, precision="bf16")
     apply_peaks(run)
     assert fp32_row.percent_of_peak == pytest.approx(100 * achieved / 0.7e12)
 
 
 def test_no_peak_for_the_precision_or_no_calibration_means_no_percentage():
     run = sample_runs.standard_run()
-    run.rows[1].plan["precision"] = "fp16"
+    run.rows[1].plan = dataclasses.replace(run.rows[1].plan, precision="fp16")
     apply_peaks(run)
     assert run.rows[1].percent_of_peak is None and run.rows[1].achieved_flops_per_second is not None
     run.calibration = None

@@ -1,6 +1,6 @@
 """batchmark: seconds per training batch, honestly timed, for any machine, framework and device."""
 
-__version__ = "0.1.0"
+from batchmark.version import __version__
 
 
 def __getattr__(name: str):

@@ -21,6 +21,8 @@ import numpy as np
 from pydantic import BaseModel, computed_field
 
 from batchmark.engine.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from batchmark.errors import CompareError
+from batchmark.machine import Fingerprint
 from batchmark.results import ResultsFile, Row
 
 JSON_FORMAT = """`batchmark compare --json`: format "batchmark.compare", format_version 1.
@@ -73,10 +75,6 @@ HARDWARE_KEYS = ("hostname", "cpu", "memory_bytes", "gpus")
 PairStatus = Literal["compared", "refused", "failed"]
 Verdict = Literal["faster", "slower", "no change"]
 WarningKind = Literal["framework_version", "hardware", "software", "profile"]
-
-
-class CompareError(ValueError):
-    """Invalid input to a comparison; the message is one line that says what is allowed."""
 
 
 class RunSummary(BaseModel):
@@ -233,7 +231,7 @@ def metadata_mismatches(a: Row, b: Row) -> list[str]:
     found = [f"{name} {value_a} vs {value_b}" for name, value_a, value_b in (
         ("batch size", a.batch_size, b.batch_size),
         ("image size", a.image_size, b.image_size),
-        ("precision", a.plan.get("precision"), b.plan.get("precision")),
+        ("precision", a.plan.precision, b.plan.precision),
     ) if value_a != value_b]
     # The workload's name can stay while its definition changes; its FLOPs at this image size cannot.
     # One FLOPs line is enough: forward and train change together.
@@ -248,8 +246,7 @@ def metadata_mismatches(a: Row, b: Row) -> list[str]:
 
 def plan_differences(a: Row, b: Row) -> dict[str, tuple[Any, Any]]:
     """Switches that differ: what a comparison of two plans is about, shown rather than refused."""
-    keys = dict.fromkeys([*a.plan, *b.plan])
-    return {key: (a.plan.get(key), b.plan.get(key)) for key in keys if a.plan.get(key) != b.plan.get(key)}
+    return a.plan.differences(b.plan)
 
 
 def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -307,9 +304,10 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def fingerprint_fields(machine: dict) -> dict[str, Any]:
+def fingerprint_fields(fingerprint: Fingerprint) -> dict[str, Any]:
     """The fingerprint as dotted keys. GPUs become two lists, models and drivers, so that eight GPUs
     changing model is one warning, not twenty-four."""
+    machine = fingerprint.model_dump()
     gpus = machine.get("gpus") or []
     fields = _flatten({key: value for key, value in machine.items() if key != "gpus"})
     fields["gpus"] = [" ".join(str(gpu[part]) for part in ("name", "memory") if gpu.get(part)) for gpu in gpus]
@@ -327,7 +325,7 @@ def _shown(key: str, value: Any) -> str:
     return str(value)
 
 
-def machine_warnings(machine_a: dict, machine_b: dict) -> list[CompareWarning]:
+def machine_warnings(machine_a: Fingerprint, machine_b: Fingerprint) -> list[CompareWarning]:
     """Fingerprint fields that differ, hardware first: a different machine explains more than a library."""
     fields_a, fields_b = fingerprint_fields(machine_a), fingerprint_fields(machine_b)
     warnings = []
@@ -350,7 +348,7 @@ def profile_warnings(run_a: ResultsFile, run_b: ResultsFile) -> list[CompareWarn
 
 
 def _summary(run: ResultsFile) -> RunSummary:
-    return RunSummary(run_id=run.run_id, machine=run.machine.get("hostname"), started_at=run.started_at)
+    return RunSummary(run_id=run.run_id, machine=run.machine.hostname, started_at=run.started_at)
 
 
 def _key(row: Row) -> RowKey:

@@ -11,10 +11,12 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Optional
 
 import psutil
+from pydantic import BaseModel, ConfigDict, Field
 
-import batchmark
+from batchmark.version import __version__
 
 # Flags that change which kernels a framework can use; the rest of /proc/cpuinfo is noise here.
 CPU_FLAGS_OF_INTEREST = (
@@ -22,6 +24,51 @@ CPU_FLAGS_OF_INTEREST = (
     "asimd", "sve", "bf16",
 )
 FRAMEWORK_DISTRIBUTIONS = ("torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib")
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
+
+class _Open(BaseModel):
+    # A newer batchmark may record more; it is kept as read. Every field is optional so that a fingerprint
+    # written by any earlier version still loads.
+    model_config = ConfigDict(extra="allow")
+
+
+class CpuFingerprint(_Open):
+    model: Optional[str] = None
+    arch: Optional[str] = None
+    flags: list[str] = Field(default_factory=list)  # only CPU_FLAGS_OF_INTEREST
+    physical_cores: Optional[int] = Field(None, ge=0, le=INT32)
+    logical_cores: Optional[int] = Field(None, ge=0, le=INT32)
+    usable_cores: Optional[int] = Field(None, ge=0, le=INT32)  # this process's CPU affinity
+
+
+class GpuFingerprint(_Open):
+    kind: Optional[str] = None  # "cuda" or "mps"
+    name: Optional[str] = None
+    driver: Optional[str] = None
+    memory: Optional[str] = None  # as the driver writes it, e.g. "81559 MiB"
+    compute_capability: Optional[str] = None
+
+
+class OsFingerprint(_Open):
+    system: Optional[str] = None
+    release: Optional[str] = None
+    platform: Optional[str] = None
+
+
+class Fingerprint(_Open):
+    """What a result was measured on. Hardware and software together: what identifies a machine is the
+    hardware part (`store.convert.hardware_of`); the software is kept per run, so that a compare can show it."""
+
+    hostname: Optional[str] = None
+    cpu: CpuFingerprint = Field(default_factory=CpuFingerprint)
+    memory_bytes: Optional[int] = Field(None, ge=0, le=INT64)
+    gpus: list[GpuFingerprint] = Field(default_factory=list)
+    os: OsFingerprint = Field(default_factory=OsFingerprint)
+    python: Optional[str] = None
+    frameworks: dict[str, Optional[str]] = Field(default_factory=dict)
+    batchmark: Optional[str] = None
 
 
 def _linux_cpu() -> tuple[str, set[str]] | None:
@@ -38,7 +85,7 @@ def _linux_cpu() -> tuple[str, set[str]] | None:
 
 
 @functools.cache
-def cpu_info() -> dict:
+def cpu_info() -> CpuFingerprint:
     linux = _linux_cpu()
     if linux is not None:
         model, flags = linux
@@ -47,24 +94,24 @@ def cpu_info() -> dict:
 
         info = cpuinfo.get_cpu_info()
         model, flags = info.get("brand_raw") or platform.processor() or "unknown", set(info.get("flags", []))
-    return {
-        "model": model,
-        "arch": platform.machine(),
-        "flags": [flag for flag in CPU_FLAGS_OF_INTEREST if flag in flags],
-        "physical_cores": psutil.cpu_count(logical=False),
-        "logical_cores": psutil.cpu_count(logical=True),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else psutil.cpu_count(),
-    }
+    return CpuFingerprint(
+        model=model,
+        arch=platform.machine(),
+        flags=[flag for flag in CPU_FLAGS_OF_INTEREST if flag in flags],
+        physical_cores=psutil.cpu_count(logical=False),
+        logical_cores=psutil.cpu_count(logical=True),
+        usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else psutil.cpu_count(),
+    )
 
 
 def cpu_has_fast_bf16() -> bool:
     """bf16 arithmetic in hardware: AVX-512 BF16 or AMX on x86, the BF16 extension on Arm."""
-    flags = set(cpu_info()["flags"])
+    flags = set(cpu_info().flags)
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 @functools.cache
-def nvidia_gpus() -> list[dict]:
+def nvidia_gpus() -> list[GpuFingerprint]:
     """NVIDIA GPUs as the driver reports them; empty when there is no driver."""
     if shutil.which("nvidia-smi") is None:
         return []
@@ -78,13 +125,13 @@ def nvidia_gpus() -> list[dict]:
     gpus = []
     for line in out.strip().splitlines():
         name, driver, memory, capability = (part.strip() for part in line.split(","))
-        gpus.append({"kind": "cuda", "name": name, "driver": driver, "memory": memory, "compute_capability": capability})
+        gpus.append(GpuFingerprint(kind="cuda", name=name, driver=driver, memory=memory, compute_capability=capability))
     return gpus
 
 
-def apple_gpu() -> list[dict]:
+def apple_gpu() -> list[GpuFingerprint]:
     if sys.platform == "darwin" and platform.machine() == "arm64":
-        return [{"kind": "mps", "name": f"{cpu_info()['model']} GPU", "driver": platform.mac_ver()[0]}]
+        return [GpuFingerprint(kind="mps", name=f"{cpu_info().model} GPU", driver=platform.mac_ver()[0])]
     return []
 
 
@@ -98,14 +145,14 @@ def framework_versions() -> dict[str, str | None]:
     return versions
 
 
-def fingerprint() -> dict:
-    return {
-        "hostname": socket.gethostname(),
-        "cpu": cpu_info(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "gpus": nvidia_gpus() + apple_gpu(),
-        "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform()},
-        "python": platform.python_version(),
-        "frameworks": framework_versions(),
-        "batchmark": batchmark.__version__,
-    }
+def fingerprint() -> Fingerprint:
+    return Fingerprint(
+        hostname=socket.gethostname(),
+        cpu=cpu_info(),
+        memory_bytes=psutil.virtual_memory().total,
+        gpus=nvidia_gpus() + apple_gpu(),
+        os=OsFingerprint(system=platform.system(), release=platform.release(), platform=platform.platform()),
+        python=platform.python_version(),
+        frameworks=framework_versions(),
+        batchmark=__version__,
+    )

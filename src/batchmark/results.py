@@ -16,6 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from batchmark.errors import ResultsFormatError
+from batchmark.machine import Fingerprint
+from batchmark.plans import Plan
+
 SCHEMA_VERSION = 1
 
 FailureKind = Literal["oom", "crash", "timeout", "unsupported", "error", "interrupted"]
@@ -107,7 +111,7 @@ class Row(BaseModel):
     workload: str
     framework: str
     plan_label: str  # "baseline", "accelerated" or the switches as typed
-    plan: dict  # the exact Plan, every switch
+    plan: Plan  # the exact plan, every switch
     batch_size: int
     image_size: int
     status: Literal["ok", "failed"]
@@ -135,7 +139,7 @@ class ResultsFile(BaseModel):
     started_at: str
     finished_at: str | None = None
     interrupted: bool = False
-    machine: dict
+    machine: Fingerprint
     calibration: Calibration | None = None  # the machine's measured peaks, when calibrated
     rows: list[Row] = Field(default_factory=list)
 
@@ -172,14 +176,10 @@ def apply_peaks(results: "ResultsFile") -> None:
         if row.status != "ok" or row.measured is None or not row.measured.train_flops_per_sample:
             continue
         row.achieved_flops_per_second = row.measured.train_flops_per_sample * row.samples_per_second
-        peak = results.calibration.peak(str(row.plan.get("device")), str(row.plan.get("precision"))) \
+        peak = results.calibration.peak(row.plan.device, row.plan.precision) \
             if results.calibration else None
         if peak is not None and peak.flops_per_second > 0:
             row.percent_of_peak = 100.0 * row.achieved_flops_per_second / peak.flops_per_second
-
-
-class ResultsFormatError(ValueError):
-    """A results JSON that this batchmark cannot read: malformed, or of a schema version it does not know."""
 
 
 def parse_results(text: str, source: str) -> ResultsFile:

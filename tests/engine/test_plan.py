@@ -1,8 +1,9 @@
 import pytest
 
-from batchmark.engine.errors import Unsupported, UsageError
-from batchmark.engine.plan import DeviceSupport, Plan, accelerated, baseline, check_plan, parse_plans, supported_device
-from batchmark.workloads.registry import UnknownNameError
+from batchmark.errors import Unsupported, UsageError
+from batchmark.plans import DeviceSupport, Plan, supported_device
+from batchmark.engine.plan import accelerated, baseline, check_plan, parse_plans
+from batchmark.errors import UnknownNameError
 
 CPU_BF16 = DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)
 CPU_PLAIN = DeviceSupport("cpu", bf16=False, fp16=False, tf32=False, compile=True)

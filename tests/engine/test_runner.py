@@ -2,8 +2,9 @@
 
 import pytest
 
-from batchmark.display import speedup_text
-from batchmark.engine.plan import DeviceSupport, Plan, parse_plans
+from batchmark.cli.render_results import speedup_text
+from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.plan import parse_plans
 from batchmark.engine.profiles import PROFILES
 from batchmark.engine.runner import Job, SuiteRequest, make_row, plan_jobs
 from batchmark.results import apply_speedups

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.frameworks import load_backend
 
 # Small but valid inputs: (batch, image size). CycleGAN's U-Net needs 256.

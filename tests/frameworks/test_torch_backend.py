@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from batchmark.engine.errors import Unsupported
-from batchmark.engine.plan import Plan
+from batchmark.errors import Unsupported
+from batchmark.plans import Plan
 from batchmark.frameworks import torch_backend
 from batchmark.frameworks.torch_backend import TorchDevice, check_supported, load_weights, set_float32_math
 

@@ -6,7 +6,7 @@ failed row and one row that carries a warning. `hostile_run()` puts markup in ev
 
 from __future__ import annotations
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.engine.stats import summarize
 from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput
 
@@ -34,9 +34,9 @@ def machine(hostname: str = "bench-1") -> dict:
 
 def plan_dict(framework: str, plan_label: str) -> dict:
     if plan_label == "baseline":
-        return Plan(framework=framework, channels_last=framework != "torch").as_dict()
+        return Plan(framework=framework, channels_last=framework != "torch")
     return Plan(framework=framework, device="cuda", precision="bf16",
-                compile="default" if framework == "torch" else "xla", channels_last=True).as_dict()
+                compile="default" if framework == "torch" else "xla", channels_last=True)
 
 
 def ok_row(workload: str, framework: str, plan_label: str, median: float, *, baseline_median: float | None = None,

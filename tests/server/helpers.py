@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy
 
+from batchmark.machine import GpuFingerprint
 from batchmark.store.database import resolve_url
 from tests import sample_runs
 
@@ -57,16 +60,16 @@ def machine_run(hostname, cpu, gpu, device, factor, peak):
         made = sample_runs.ok_row(row.workload, row.framework, row.plan_label,
                                   [step * factor for step in row.measured.step_seconds],
                                   train_flops=row.measured.train_flops_per_sample)
-        made.plan["device"] = device
+        made.plan = dataclasses.replace(made.plan, device=device)
         rows.append(made)
     calibration = Calibration(fingerprint="e" * 64, framework="torch", framework_version="2.13.0",
                               measured_at="2026-11-28T12:00:00+00:00", seconds=10.0,
                               peaks=[Peak(device=device, precision="fp32", flops_per_second=peak, operation="matmul 4096")])
     results = sample_runs.run(rows, hostname=hostname, calibration=calibration)
-    results.machine["cpu"]["model"] = cpu
+    results.machine.cpu.model = cpu
     if gpu:
-        results.machine["gpus"] = [{"kind": gpu[1], "name": gpu[0], "driver": "550.54", "memory": "24576 MiB",
-                                    "compute_capability": "8.6"}]
+        results.machine.gpus = [GpuFingerprint(kind=gpu[1], name=gpu[0], driver="550.54", memory="24576 MiB",
+                                               compute_capability="8.6")]
     return results
 
 

@@ -186,7 +186,7 @@ def test_machines_and_compare(client, token):
     a, b = machines["bench-01"]["machine"], machines["fast-box"]["machine"]
     detail = client.get(f"/api/v1/machines/{a}").json()
     assert [run["run_id"] for run in detail["runs"]] == [slow.run_id]
-    assert detail["fingerprint"] == slow.machine
+    assert detail["fingerprint"] == slow.machine.model_dump(mode="json")
     assert {(entry["workload"], entry["plan_label"]) for entry in detail["best"]} == {
         ("resnet50v2_finetune", "accelerated"), ("mobilenetv3", "baseline")}
     compared = client.get("/api/v1/compare", params={"a": a, "b": b}).json()

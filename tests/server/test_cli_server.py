@@ -55,7 +55,7 @@ def test_submit_to_a_live_server(tmp_path, database_url, local_history, monkeypa
         assert stored["rows"][1] == json.loads(run.rows[1].model_dump_json())
         assert stored["rows"][0]["measured"]["losses"][2] is None  # NaN kept; JSON has no NaN, so null
         assert stored["rows"][0]["measured"]["step_seconds"] == run.rows[0].measured.step_seconds
-        assert run.machine["hostname"] in httpx.get(f"{url}/leaderboard/mobilenetv3").text
+        assert run.machine.hostname in httpx.get(f"{url}/leaderboard/mobilenetv3").text
 
         refused = batchmark("submit", "latest", "--server", url, "--token", "wrong", "--db", mine)
         assert refused.returncode == 1

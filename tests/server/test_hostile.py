@@ -8,6 +8,7 @@ import json
 import pytest
 import sqlalchemy
 
+from batchmark.machine import GpuFingerprint
 from batchmark.store.database import resolve_url
 from tests import sample_runs
 from tests.server.conftest import bearer
@@ -28,10 +29,10 @@ def hostile_run(text: str, index: int):
                             warnings=[(text, f"warning: {text}")])
     failed = sample_runs.failed_row("resnet50v2_finetune", "torch", text, message=f"failure: {text}")
     run = sample_runs.run([ok, failed], hostname=f"{text}{index}", calibration=sample_runs.calibration())
-    run.machine["cpu"]["model"] = f"cpu {text}"
-    run.machine["gpus"] = [{"kind": "cuda", "name": f"gpu {text}", "driver": text, "memory": text,
-                            "compute_capability": "8.9"}]
-    run.machine["os"]["release"] = text
+    run.machine.cpu.model = f"cpu {text}"
+    run.machine.gpus = [GpuFingerprint(kind="cuda", name=f"gpu {text}", driver=text, memory=text,
+                                       compute_capability="8.9")]
+    run.machine.os.release = text
     run.command = ["batchmark", "run", text]
     ok.measured.device_name = f"device {text}"
     return run
@@ -75,7 +76,7 @@ def test_hostile_strings_are_stored_verbatim_and_escaped_everywhere(client, toke
     assert labels == set(HOSTILE) and messages == {f"failure: {text}" for text in HOSTILE}
     for run in runs:
         read = client.get(f"/api/v1/runs/{run.run_id}").json()["run"]
-        assert read["machine"] == run.machine and read["rows"][0]["warnings"][0]["message"] == run.rows[0].warnings[0].message
+        assert read["machine"] == run.machine.model_dump(mode="json") and read["rows"][0]["warnings"][0]["message"] == run.rows[0].warnings[0].message
     assert count(server_database, "runs") == len(HOSTILE)  # the DROP TABLE string did nothing
 
 

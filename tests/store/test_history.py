@@ -58,7 +58,7 @@ def test_machines_are_deduplicated_by_hardware_and_software_stays_with_the_run(d
         history.import_run(run)
     summaries = history.runs()
     assert {summary.hostname for summary in summaries} == {"bench-01", "laptop"}
-    assert history.load(updated.run_id).machine["frameworks"]["torch"] == "2.14.0+cpu"
+    assert history.load(updated.run_id).machine.frameworks["torch"] == "2.14.0+cpu"
     assert [summary.run_id for summary in history.runs(machine="LAPTOP")] == [other.run_id]
     assert [summary.run_id for summary in history.runs(machine="epyc")] == [other.run_id, updated.run_id, first.run_id]
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.engine.profiles import PROFILES
 from batchmark.tune.search import Search, SearchSettings, TuneFailed, Trial
 from batchmark.tune.space import SearchSpace

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchmark.engine.plan import DeviceSupport
+from batchmark.plans import DeviceSupport
 from tests import sample_runs
 from batchmark.tune.space import search_space
 

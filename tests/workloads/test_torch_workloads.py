@@ -6,7 +6,7 @@ Parametrized over the registry, so a new workload gets these checks for free.
 import pytest
 import torch
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.frameworks.torch_backend import TorchDevice, TorchSession
 from batchmark.frameworks.torch_flops import count_flops
 from batchmark.workloads.registry import get_workload, implementation, workload_names

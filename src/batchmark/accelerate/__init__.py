@@ -17,6 +17,7 @@ A plan that fails on the real model falls back, with a warning, to the next that
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -24,7 +25,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from batchmark.accelerate.trial import PlanStep, in_process_measure, model_has_convolutions
-from batchmark.engine.plan import DeviceSupport, Plan, baseline
+from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.plan import baseline
 from batchmark.tune import cache
 from batchmark.tune.search import Search, SearchSettings
 from batchmark.tune.space import search_space
@@ -79,7 +81,7 @@ def available_devices() -> dict[str, DeviceSupport]:
 
 
 def model_key(model: torch.nn.Module, batch: Sequence[Any]) -> cache.TuneKey:
-    from batchmark.calibration import fingerprint_hash
+    from batchmark.engine.calibration import fingerprint_hash
     from batchmark.machine import fingerprint
 
     parameters = sum(p.numel() for p in model.parameters())
@@ -95,7 +97,7 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
                example_batch: Sequence[Any], *, tune: bool = True, force: bool = False,
                settings: SearchSettings | None = None, say: Callable[[str], None] = lambda line: None) -> AcceleratedStep:
     """A step callable running the measured-fastest plan for this model here (see the module docstring)."""
-    from batchmark import calibration
+    from batchmark.engine import calibration
     from batchmark.machine import cpu_info
     from batchmark.tune.workload import tuned_plan
 
@@ -104,14 +106,13 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
     key = model_key(model, example_batch)
     found = None if force else cache.load(key)
     if found is not None:
-        chosen = AcceleratedPlan(Plan(**found.plan), "cached", found.speedup, found.seconds, found.baseline_seconds,
+        chosen = AcceleratedPlan(found.plan, "cached", found.speedup, found.seconds, found.baseline_seconds,
                                  _rejections(found))
     elif not tune:
         chosen = AcceleratedPlan(default, "default", None, None, None)
     else:
         cpu = cpu_info()
-        space = search_space("torch", devices, calibration.cached(), cpu["logical_cores"] or 1,
-                             cpu["physical_cores"] or 1)
+        space = search_space("torch", devices, calibration.cached(), cpu.logical_cores or 1, cpu.physical_cores or 1)
         _restrict_to_this_process(space, model)
         result = Search(space, in_process_measure(model, optimizer, loss_fn, example_batch),
                         settings or SearchSettings(), say=say).run()
@@ -119,7 +120,7 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
         cache.store(found)
         chosen = AcceleratedPlan(result.chosen.plan, "measured", result.speedup, result.chosen_seconds,
                                  result.baseline.median, _rejections(found))
-    fallbacks = [plan for plan in (Plan(**{**chosen.plan.as_dict(), "compile": "off"}), default)
+    fallbacks = [plan for plan in (dataclasses.replace(chosen.plan, compile="off"), default)
                  if plan != chosen.plan]
     return AcceleratedStep(PlanStep(model, optimizer, loss_fn, chosen.plan), chosen, fallbacks, model, optimizer,
                            loss_fn)
@@ -140,11 +141,11 @@ def _restrict_to_this_process(space, model: torch.nn.Module) -> None:
 def _rejections(tuned: cache.TunedPlan) -> list[str]:
     from batchmark.tune.workload import switches
 
-    base = Plan(**tuned.baseline_plan)
+    base = tuned.baseline_plan
     lines = []
     for candidate in tuned.candidates:
         if candidate.verdict in ("rejected", "failed"):
-            lines.append(f"{switches(Plan(**candidate.plan), base)}: {candidate.verdict}, {candidate.reason}")
+            lines.append(f"{switches(candidate.plan, base)}: {candidate.verdict}, {candidate.reason}")
     lines += [f"{switch}: not measured, {reason}" for switch, reason in tuned.pruned]
     return lines
 

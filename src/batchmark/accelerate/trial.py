@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.engine.timing import StopRule, measure
 from batchmark.frameworks.torch_backend import AUTOCAST_DTYPES, TorchDevice, compiled_graph_count, set_float32_math
 from batchmark.tune.search import Trial

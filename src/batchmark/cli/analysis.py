@@ -51,7 +51,7 @@ def compare(
     """Run B against run A: the ratio of medians B/A per row with a bootstrap CI, a verdict, and the geomean.
     Exits 1 when a row is significantly slower in B, so CI can gate on it."""
     from batchmark.compare import CompareError, compare_runs
-    from batchmark.compare_display import print_comparison
+    from batchmark.cli.render_compare import print_comparison
 
     limit = parse_threshold(threshold)
     pair_labels = parse_plans(plans)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from batchmark.engine.errors import UsageError
+from batchmark.errors import UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Seconds per training batch, honestly timed, for any machine, framework and device.")

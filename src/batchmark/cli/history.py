@@ -88,7 +88,7 @@ def show(
     database: DatabaseOption = None,
 ) -> None:
     """One run in full: the table, plans, raw step samples, the machine's fingerprint and warnings."""
-    from batchmark.display import print_results
+    from batchmark.cli.render_results import print_results
 
     results = load_run(open_history_or_exit(database), run)
     if as_json:

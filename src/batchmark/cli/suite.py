@@ -16,14 +16,15 @@ from rich.text import Text
 
 from batchmark.cli.app import (EXIT_FAILED_ROWS, EXIT_INTERRUPTED, DatabaseOption, app, console, errors, fail_usage,
                                load_plugins, open_history_or_exit, split_list)
-from batchmark.engine.errors import UsageError
-from batchmark.workloads.registry import UnknownNameError
+from batchmark.errors import UsageError
+from batchmark.errors import UnknownNameError
 
 
 @app.command("list")
 def list_command() -> None:
     """The workloads, frameworks, plans and devices available here."""
-    from batchmark.engine.plan import DeviceSupport, accelerated, baseline
+    from batchmark.plans import DeviceSupport
+    from batchmark.engine.plan import accelerated, baseline
     from batchmark.frameworks import FRAMEWORKS, installed_version
     from batchmark.machine import apple_gpu, cpu_has_fast_bf16, nvidia_gpus
     from batchmark.workloads.registry import get_workload, workload_names
@@ -58,7 +59,7 @@ def list_command() -> None:
     bf16 = cpu_has_fast_bf16()
     devices.add_row("cpu", "bf16 in hardware" if bf16 else "no bf16 in hardware")
     for gpu in nvidia_gpus() + apple_gpu():
-        devices.add_row(gpu["kind"], f"{gpu['name']} (driver {gpu['driver']})")
+        devices.add_row(gpu.kind, f"{gpu.name} (driver {gpu.driver})")
     console.print(devices)
 
     best = "cuda" if nvidia_gpus() else "mps" if apple_gpu() else "cpu"
@@ -82,22 +83,22 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerp
 
     data = fingerprint()
     if as_json:
-        print(json.dumps(data, indent=2))
+        print(data.model_dump_json(indent=2))
         return
-    cpu = data["cpu"]
-    console.print(f"[bold]CPU[/]      {cpu['model']} ({cpu['arch']}), {cpu['physical_cores']} physical / "
-                  f"{cpu['logical_cores']} logical cores, {cpu['usable_cores']} usable", highlight=False)
-    console.print(f"[bold]flags[/]    {', '.join(cpu['flags']) or 'none of interest'}", highlight=False)
-    console.print(f"[bold]memory[/]   {data['memory_bytes'] / 2**30:.1f} GiB", highlight=False)
-    gpus = ", ".join(f"{gpu['name']} (driver {gpu['driver']})" for gpu in data["gpus"]) or "none"
+    cpu = data.cpu
+    console.print(f"[bold]CPU[/]      {cpu.model} ({cpu.arch}), {cpu.physical_cores} physical / "
+                  f"{cpu.logical_cores} logical cores, {cpu.usable_cores} usable", highlight=False)
+    console.print(f"[bold]flags[/]    {', '.join(cpu.flags) or 'none of interest'}", highlight=False)
+    console.print(f"[bold]memory[/]   {data.memory_bytes / 2**30:.1f} GiB", highlight=False)
+    gpus = ", ".join(f"{gpu.name} (driver {gpu.driver})" for gpu in data.gpus) or "none"
     console.print(f"[bold]GPUs[/]     {gpus}", highlight=False)
-    console.print(f"[bold]OS[/]       {data['os']['platform']}", highlight=False)
-    console.print(f"[bold]Python[/]   {data['python']}", highlight=False)
+    console.print(f"[bold]OS[/]       {data.os.platform}", highlight=False)
+    console.print(f"[bold]Python[/]   {data.python}", highlight=False)
     for name, framework in FRAMEWORKS.items():
         version = installed_version(name)
         status = f"{version}" if version else f"not installed: {framework.install}"
         console.print(Text.assemble((f"{name:<10}", "bold"), f" {status}"), highlight=False)
-    console.print(f"[bold]batchmark[/] {data['batchmark']}", highlight=False)
+    console.print(f"[bold]batchmark[/] {data.batchmark}", highlight=False)
 
 
 @app.command()
@@ -128,7 +129,7 @@ def run(
     database: DatabaseOption = None,
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
-    from batchmark.display import print_results
+    from batchmark.cli.render_results import print_results
     from batchmark.engine.plan import parse_plans
     from batchmark.engine.profiles import PROFILES
     from batchmark.engine.runner import Interrupted, SuiteRequest, new_results, plan_jobs, probe_devices, run_suite, validate
@@ -214,7 +215,7 @@ def run(
 
 def machine_peaks(machine: dict, measure: bool):
     """The cached calibration; measured first (once per machine, ~10 s) when `measure`. None if it fails."""
-    from batchmark import calibration
+    from batchmark.engine import calibration
 
     try:
         found = calibration.cached(machine)
@@ -228,13 +229,13 @@ def machine_peaks(machine: dict, measure: bool):
 
 
 def tuned_lookup(machine: dict):
-    from batchmark.engine.plan import Plan
+    from batchmark.plans import Plan
     from batchmark.tune import cache
     from batchmark.tune.workload import workload_key
 
     def lookup(workload: str, framework: str, batch_size: int, image_size: int):
         found = cache.load(workload_key(machine, framework, workload, batch_size, image_size))
-        return Plan(**found.plan) if found else None
+        return found.plan if found else None
     return lookup
 
 

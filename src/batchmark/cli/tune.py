@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from batchmark.cli.app import app, console, errors, fail_usage, load_plugins, split_list
-from batchmark.engine.errors import UsageError
-from batchmark.workloads.registry import UnknownNameError
+from batchmark.errors import UsageError
+from batchmark.errors import UnknownNameError
 
 
 def format_flops(value: float) -> str:
@@ -24,7 +24,7 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Measure this machine's peak FLOP/s per device and precision (a large matmul and a 3x3 conv); cached."""
-    from batchmark import calibration
+    from batchmark.engine import calibration
 
     try:
         found = None if force else calibration.cached()
@@ -64,10 +64,10 @@ def verdict_text(verdict: str, reason: str) -> Text:
 
 
 def print_tuning(workload: str, framework: str, tuned) -> None:
-    from batchmark.engine.plan import Plan
+    from batchmark.plans import Plan
     from batchmark.tune.workload import switches
 
-    base = Plan(**tuned.baseline_plan)
+    base = tuned.baseline_plan
     table = Table(title=f"tune {workload} · {framework} ({tuned.key.batch_shape})")
     table.add_column("plan (switches over baseline)")
     table.add_column("stage")
@@ -76,7 +76,7 @@ def print_tuning(workload: str, framework: str, tuned) -> None:
     table.add_column("vs baseline", justify="right")
     table.add_column("verdict")
     for candidate in tuned.candidates:
-        plan = Plan(**candidate.plan)
+        plan = candidate.plan
         ratio = "—"
         if candidate.median_seconds and plan == base:
             ratio = "1.00x"
@@ -91,10 +91,10 @@ def print_tuning(workload: str, framework: str, tuned) -> None:
         console.print(Text.assemble(("not measured ", "dim"), (switch, "bold"), f": {reason}"))
     for candidate in tuned.candidates:  # the one-line verdicts a user scans for: "XLA: 4.3x slower, rejected"
         if candidate.verdict == "rejected" and candidate.median_seconds and candidate.median_seconds > tuned.baseline_seconds:
-            name = switches(Plan(**candidate.plan), base)
+            name = switches(candidate.plan, base)
             console.print(Text(f"{name}: {candidate.median_seconds / tuned.baseline_seconds:.1f}x slower, rejected",
                                style="red"))
-    chosen = Plan(**tuned.plan)
+    chosen = tuned.plan
     if chosen == base:
         outcome = f"nothing beat the plain framework ({tuned.baseline_seconds:.4f} s/batch)"
     else:
@@ -120,7 +120,7 @@ def tune(
     seed: Annotated[int, typer.Option(help="Seed of the weights and the synthetic data.")] = 0,
 ) -> None:
     """Find the fastest plan for each workload here by measuring it; cache it for `run --plan tuned`."""
-    from batchmark import calibration
+    from batchmark.engine import calibration
     from batchmark.engine.profiles import PROFILES
     from batchmark.engine.runner import SuiteRequest, probe_devices, validate, workload_sizes
     from batchmark.machine import fingerprint

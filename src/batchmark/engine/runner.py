@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-import batchmark
-from batchmark.engine.errors import UsageError
-from batchmark.engine.plan import DeviceSupport, Plan, PlanRequest, baseline, check_plan
+from batchmark.version import __version__
+from batchmark.errors import Interrupted, UsageError
+from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.plan import PlanRequest, baseline, check_plan
 from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
+from batchmark.machine import Fingerprint
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
 from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks, apply_speedups
 from batchmark.workloads.registry import get_workload
@@ -165,7 +167,7 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
 
 def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
     common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
-                  plan=job.plan.as_dict(), batch_size=job.batch_size, image_size=job.image_size,
+                  plan=job.plan, batch_size=job.batch_size, image_size=job.image_size,
                   plan_source=job.plan_source)
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
@@ -196,14 +198,10 @@ def _signal_reason(returncode: int) -> Failure:
     return Failure(kind="crash", message=f"worker died of {name}")
 
 
-class Interrupted(Exception):
-    """Ctrl-C: the rows finished so far are saved; the row in flight is recorded as interrupted."""
-
-
 def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> RunSpec:
     profile = request.profile
     return RunSpec(
-        workload=job.workload, framework=job.framework, plan=job.plan.as_dict(), batch_size=job.batch_size,
+        workload=job.workload, framework=job.framework, plan=job.plan, batch_size=job.batch_size,
         image_size=job.image_size, seed=request.seed,
         warmup_steps=profile.warmup_steps if request.warmup is None else request.warmup,
         min_seconds=0.0 if request.steps else profile.min_seconds,
@@ -272,10 +270,10 @@ def _kill(worker: subprocess.Popen) -> None:
     worker.wait()
 
 
-def new_results(command: list[str], profile: Profile, machine: dict) -> ResultsFile:
+def new_results(command: list[str], profile: Profile, machine: Fingerprint) -> ResultsFile:
     now = dt.datetime.now(dt.timezone.utc)
     return ResultsFile(
-        batchmark_version=batchmark.__version__,
+        batchmark_version=__version__,
         run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
         command=command, profile=profile.name, started_at=now.isoformat(), machine=machine,
     )

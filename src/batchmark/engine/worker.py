@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from batchmark.engine.errors import Unsupported
-from batchmark.engine.plan import DeviceSupport, Plan
+from batchmark.errors import Unsupported
+from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.timing import StopRule, measure
 from batchmark.results import Failure, WorkerOutput
 
@@ -29,7 +29,7 @@ from batchmark.results import Failure, WorkerOutput
 class RunSpec(BaseModel):
     workload: str
     framework: str
-    plan: dict
+    plan: Plan
     batch_size: int
     image_size: int
     seed: int
@@ -73,7 +73,7 @@ def run(spec: RunSpec) -> WorkerOutput:
     def progress(message: str) -> None:
         Path(spec.progress_path).write_text(message)
 
-    plan = Plan(**spec.plan)
+    plan = spec.plan
     backend = load_backend(spec.framework)
     progress("building")
     start = time.perf_counter()

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-from batchmark.workloads.registry import unknown
+from batchmark.errors import unknown
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ configure_environment("jax")
 import jax  # noqa: E402
 import keras  # noqa: E402
 
-from batchmark.engine.errors import Unsupported  # noqa: E402
-from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
+from batchmark.errors import Unsupported  # noqa: E402
+from batchmark.plans import DeviceSupport, Plan, supported_device  # noqa: E402
 from batchmark.frameworks import Prepared, keras_support, process_peak_rss  # noqa: E402
 from batchmark.frameworks.jax_flops import count_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402

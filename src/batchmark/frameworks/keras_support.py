@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 
 # Keras's mixed-precision policies: compute in the low dtype, keep variables in float32. "tf32" is float32
 # with TensorFloat-32 matmuls allowed, which is a framework switch, not a policy.

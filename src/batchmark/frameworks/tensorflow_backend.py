@@ -21,8 +21,8 @@ configure_environment("tensorflow")
 import keras  # noqa: E402  (after configure_environment, which picks Keras's backend)
 import tensorflow as tf  # noqa: E402
 
-from batchmark.engine.errors import Unsupported  # noqa: E402
-from batchmark.engine.plan import DeviceSupport, Plan, supported_device  # noqa: E402
+from batchmark.errors import Unsupported  # noqa: E402
+from batchmark.plans import DeviceSupport, Plan, supported_device  # noqa: E402
 from batchmark.frameworks import Prepared, keras_support, process_peak_rss  # noqa: E402
 from batchmark.frameworks.tensorflow_flops import step_flops  # noqa: E402
 from batchmark.machine import cpu_has_fast_bf16  # noqa: E402

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from batchmark.engine.errors import Unsupported
-from batchmark.engine.plan import DeviceSupport, Plan, supported_device
+from batchmark.errors import Unsupported
+from batchmark.plans import DeviceSupport, Plan, supported_device
 from batchmark.frameworks import Prepared, process_peak_rss
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16

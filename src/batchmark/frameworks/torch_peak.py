@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from batchmark.frameworks.torch_backend import TorchDevice, available_devices, set_float32_math
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MIN_CALL_SECONDS = 0.05  # grow the problem until one call takes this long ...

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from batchmark.display import speedup_text
+from batchmark.cli.render_results import speedup_text
 from batchmark.results import ResultsFile, Row
 
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -54,7 +54,7 @@ def run_labels(runs: list[ResultsFile]) -> list[str]:
     """A short name per run, to tell several runs apart: the hostname, with the run id where hosts repeat."""
     if len(runs) == 1:
         return [""]
-    hostnames = [str(run.machine.get("hostname", "?")) for run in runs]
+    hostnames = [run.machine.hostname or "?" for run in runs]
     if len(set(hostnames)) == len(hostnames):
         return hostnames
     return [f"{hostname} · {run.run_id}" for hostname, run in zip(hostnames, runs)]

@@ -20,9 +20,10 @@ import plotly.io
 from markupsafe import Markup, escape
 from rich.text import Text
 
-from batchmark.display import fastest_lines, human_bytes, speedup_text
-from batchmark.engine.plan import Plan
+from batchmark.cli.render_results import fastest_lines, human_bytes, speedup_text
+from batchmark.plans import Plan
 from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
+from batchmark.machine import Fingerprint
 from batchmark.results import FLOP_CONVENTION, ResultsFile, Row
 
 DEFAULT_TITLE = "Seconds per training batch"
@@ -70,7 +71,7 @@ def flops_per_second_cell(row: Row) -> Cell:
     share = "" if row.percent_of_peak is None else f" · {row.percent_of_peak:.0f}% of peak"
     return Cell("flops", f"{achieved / scale:.1f} {prefix}FLOP/s{share}", exact(achieved),
                 title=f"{flops / 1e9:.2f} GFLOP per training sample × samples/s"
-                      + (f"; % of this machine's calibrated {row.plan.get('precision')} peak" if share else ""))
+                      + (f"; % of this machine's calibrated {row.plan.precision} peak" if share else ""))
 
 
 def measured_cells(row: Row) -> list[Cell]:
@@ -90,7 +91,7 @@ def measured_cells(row: Row) -> list[Cell]:
 
 
 def plan_switches(row: Row) -> list[str]:
-    words = Plan(**row.plan).describe().split()
+    words = row.plan.describe().split()
     words = words[1:] if words and words[0] == row.framework else words
     return words + ([f"{row.plan_source} plan"] if row.plan_source else [])
 
@@ -125,8 +126,9 @@ def format_duration(started: str, finished: str | None) -> str | None:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def machine_facts(machine: dict) -> list[tuple[str, str]]:
+def machine_facts(fingerprint: Fingerprint) -> list[tuple[str, str]]:
     """The fingerprint in words; a field an older batchmark did not record is left out, not invented."""
+    machine = fingerprint.model_dump()
     cpu, system = machine.get("cpu") or {}, machine.get("os") or {}
     gpus = [f"{gpu.get('name', '?')}" + (f" ({gpu['memory']})" if gpu.get("memory") else "")
             + (f", driver {gpu['driver']}" if gpu.get("driver") else "") for gpu in machine.get("gpus") or []]
@@ -150,8 +152,8 @@ def machine_cards(runs: list[ResultsFile]) -> list[dict]:
     """One card per distinct fingerprint, naming the runs measured on it."""
     cards: dict[str, dict] = {}
     for run in runs:
-        key = json.dumps(run.machine, sort_keys=True, default=str)
-        card = cards.setdefault(key, {"hostname": str(run.machine.get("hostname", "unknown host")),
+        key = run.machine.model_dump_json()
+        card = cards.setdefault(key, {"hostname": run.machine.hostname or "unknown host",
                                       "facts": machine_facts(run.machine), "runs": []})
         card["runs"].append(run.run_id)
     return list(cards.values())

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from batchmark.engine.plan import DEVICES, PRECISIONS
+from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.server.queries import Filters
 from batchmark.server.ratelimit import retry_after
 from batchmark.server.settings import ServerSettings

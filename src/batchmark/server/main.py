@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
-import batchmark
+from batchmark.version import __version__
 from batchmark.results import ResultsFile
 from batchmark.server.bodylimit import BodyLimitMiddleware
 from batchmark.server.ratelimit import RateLimiter
@@ -29,7 +29,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         yield
         history.close()
 
-    app = FastAPI(title="batchmark leaderboard", version=getattr(batchmark, "__version__", "0.1.0"),
+    app = FastAPI(title="batchmark leaderboard", version=__version__,
                   description="Seconds per training batch, from many machines: read by anyone, written with a token.",
                   lifespan=lifespan)
     app.state.settings = settings

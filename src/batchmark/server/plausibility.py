@@ -115,7 +115,7 @@ def doubts(results: ResultsFile) -> list[str]:
         achieved = row.achieved_flops_per_second
         if achieved is None:
             continue
-        device, precision = str(row.plan.get("device")), str(row.plan.get("precision"))
+        device, precision = row.plan.device, row.plan.precision
         peak = results.calibration.peak(device, precision) if results.calibration else None
         name = f"{row.workload} · {row.framework} · {row.plan_label}"
         if peak is not None and peak.flops_per_second > 0 and achieved > peak.flops_per_second * PEAK_MARGIN:

@@ -6,6 +6,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from batchmark.machine import Fingerprint
+from batchmark.plans import Plan
 from batchmark.results import ResultsFile
 
 
@@ -32,7 +34,7 @@ class LeaderboardEntry(Public):
     workload: str
     framework: str
     plan_label: str
-    plan: dict
+    plan: Plan
     plan_source: Optional[str]  # "static", "tuned" (measured by batchmark tune), or None for switches as typed
     device: str
     precision: str
@@ -98,7 +100,7 @@ class MachineSummary(Public):
 
 class MachineDetail(Public):
     machine: MachineSummary
-    fingerprint: dict  # of its latest submitted run
+    fingerprint: Fingerprint  # of its latest submitted run
     runs: list[RunSummary]
     best: list[LeaderboardEntry]  # its best row per workload and size, with % of its measured peak
 

@@ -16,7 +16,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from batchmark.engine.plan import COMPILE_MODES, DEVICES, PRECISIONS
+from batchmark.plans import COMPILE_MODES, DEVICES, PRECISIONS
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
 from batchmark.store.tables import Machine, Result, Run
 from batchmark.workloads.registry import FRAMEWORK_FAMILIES
@@ -31,46 +31,6 @@ NAN_ALLOWED = re.compile(r"^rows\.\d+\.measured\.losses\.\d+$")  # a diverged lo
 
 class SubmissionRefused(ValueError):
     """The body is not a results file this server stores; the message is the 422's one-line detail."""
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")  # a newer batchmark may record more; it is kept as sent
-
-
-class CpuFingerprint(_Open):
-    model: Optional[str] = None
-    arch: Optional[str] = None
-    flags: list[str] = Field(default_factory=list)
-    physical_cores: Optional[int] = Field(None, ge=0, le=INT32)
-    logical_cores: Optional[int] = Field(None, ge=0, le=INT32)
-    usable_cores: Optional[int] = Field(None, ge=0, le=INT32)
-
-
-class GpuFingerprint(_Open):
-    kind: Optional[str] = None
-    name: Optional[str] = None
-    driver: Optional[str] = None
-    memory: Optional[str] = None
-    compute_capability: Optional[str] = None
-
-
-class OsFingerprint(_Open):
-    system: Optional[str] = None
-    release: Optional[str] = None
-    platform: Optional[str] = None
-
-
-class Fingerprint(_Open):
-    """What the store and the pages read from `machine`, typed; batchmark.machine.fingerprint() writes it."""
-
-    hostname: Optional[str] = None
-    cpu: CpuFingerprint = Field(default_factory=CpuFingerprint)
-    memory_bytes: Optional[int] = Field(None, ge=0, le=INT64)
-    gpus: list[GpuFingerprint] = Field(default_factory=list)
-    os: OsFingerprint = Field(default_factory=OsFingerprint)
-    python: Optional[str] = None
-    frameworks: dict[str, Optional[str]] = Field(default_factory=dict)
-    batchmark: Optional[str] = None
 
 
 class SubmittedPlan(BaseModel):
@@ -155,13 +115,9 @@ def bad_shape(results: ResultsFile) -> str | None:
                 datetime.fromisoformat(stamp)
             except ValueError:
                 return f"{name}: {stamp!r} is not an ISO 8601 time"
-    try:
-        Fingerprint.model_validate(results.machine)
-    except ValidationError as error:
-        return first_error(error, "machine")
     for index, row in enumerate(results.rows):
         try:
-            plan = SubmittedPlan.model_validate(row.plan)
+            plan = SubmittedPlan.model_validate(row.plan.as_dict())
         except ValidationError as error:
             return first_error(error, f"rows.{index}.plan")
         if plan.framework != row.framework:
@@ -171,9 +127,9 @@ def bad_shape(results: ResultsFile) -> str | None:
 
 def too_long(results: ResultsFile) -> str | None:
     """Strings longer than their column: PostgreSQL would refuse them at insert time, SQLite keep them."""
-    hostname = results.machine.get("hostname") or ""
-    cpu_model = (results.machine.get("cpu") or {}).get("model") or ""
-    gpus = ", ".join(gpu.get("name") or "?" for gpu in results.machine.get("gpus") or [])
+    hostname = results.machine.hostname or ""
+    cpu_model = results.machine.cpu.model or ""
+    gpus = ", ".join(gpu.name or "?" for gpu in results.machine.gpus)
     fields = [("machine.hostname", hostname, Machine.hostname), ("machine.cpu.model", cpu_model, Machine.cpu_model),
               ("machine.gpus (names joined)", gpus, Machine.gpus),
               ("batchmark_version", results.batchmark_version, Run.batchmark_version),

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 
+from batchmark.machine import Fingerprint
 from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput, apply_peaks, apply_speedups, Calibration
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
 
@@ -14,9 +15,10 @@ MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forwar
                     "train_flops_per_sample", "device_name", "framework_version", "threads")
 
 
-def hardware_of(fingerprint: dict) -> dict:
+def hardware_of(machine: Fingerprint) -> dict:
     """What identifies a machine: the parts of the fingerprint that an update does not change. Drivers,
     the OS release and framework versions are software: they are kept per run, so a compare can show them."""
+    fingerprint = machine.model_dump()
     cpu = fingerprint.get("cpu", {})
     return {
         "hostname": fingerprint.get("hostname"),
@@ -32,7 +34,7 @@ def machine_identity(hardware: dict) -> str:
     return hashlib.sha256(json.dumps(hardware, sort_keys=True).encode()).hexdigest()
 
 
-def new_machine(fingerprint: dict) -> Machine:
+def new_machine(fingerprint: Fingerprint) -> Machine:
     hardware = hardware_of(fingerprint)
     return Machine(
         identity=machine_identity(hardware), hostname=str(hardware["hostname"] or "unknown"),
@@ -61,7 +63,7 @@ def new_run(results: ResultsFile, machine: Machine) -> Run:
         run_id=results.run_id, machine=machine, schema_version=results.schema_version,
         batchmark_version=results.batchmark_version, profile=results.profile, command=results.command,
         started_at=parse_time(results.started_at), finished_at=parse_time(results.finished_at),
-        interrupted=results.interrupted, environment=results.machine,
+        interrupted=results.interrupted, environment=results.machine.model_dump(mode="json"),
         calibration=results.calibration.model_dump() if results.calibration else None,
     )
 
@@ -69,7 +71,7 @@ def new_run(results: ResultsFile, machine: Machine) -> Run:
 def new_result(row: Row, position: int) -> Result:
     result = Result(
         position=position, workload=row.workload, framework=row.framework, plan_label=row.plan_label,
-        plan=row.plan, device=str(row.plan.get("device", "")), precision=str(row.plan.get("precision", "")),
+        plan=row.plan.as_dict(), device=row.plan.device, precision=row.plan.precision,
         batch_size=row.batch_size, image_size=row.image_size, status=row.status,
         failure_kind=row.failure.kind if row.failure else None,
         failure_message=row.failure.message if row.failure else None,

@@ -15,15 +15,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from batchmark.errors import StoreError
+
 DATABASE_VARIABLE = "BATCHMARK_DB"
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Another run may hold the write lock for one row's insert; waiting this long is never a real wait.
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 DRIVERLESS_SCHEMES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
-
-
-class StoreError(Exception):
-    """The history cannot be opened or written; the message is one line for the user."""
 
 
 def default_database_path() -> Path:

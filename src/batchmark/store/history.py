@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from batchmark.machine import Fingerprint
 from batchmark.results import ResultsFile, Row
 from batchmark.store import convert
 from batchmark.store.database import StoreError, create_engine, describe, explain, resolve_url
@@ -102,7 +103,7 @@ class History:
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 
-    def _machine(self, session: Session, fingerprint: dict) -> Machine:
+    def _machine(self, session: Session, fingerprint: Fingerprint) -> Machine:
         machine = convert.new_machine(fingerprint)
         existing = session.scalars(select(Machine).where(Machine.identity == machine.identity)).first()
         if existing is not None:

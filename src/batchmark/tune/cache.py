@@ -16,6 +16,8 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel, Field, ValidationError
 
+from batchmark.plans import Plan
+
 
 class TuneKey(BaseModel):
     fingerprint: str  # batchmark.calibration.fingerprint_hash: hardware and torch version
@@ -29,7 +31,7 @@ class TuneKey(BaseModel):
 
 
 class CandidateSummary(BaseModel):
-    plan: dict
+    plan: Plan
     stage: str
     verdict: str
     reason: str
@@ -39,8 +41,8 @@ class CandidateSummary(BaseModel):
 
 class TunedPlan(BaseModel):
     key: TuneKey
-    plan: dict  # the chosen Plan, every switch
-    baseline_plan: dict
+    plan: Plan  # the chosen plan, every switch
+    baseline_plan: Plan
     baseline_seconds: float  # median of the baseline's short trials
     seconds: float  # median of the chosen plan at the standard step count (the baseline's when it was chosen)
     speedup: float  # baseline_seconds / seconds

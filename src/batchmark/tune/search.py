@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
+from batchmark.errors import TuneFailed
 from batchmark.engine.profiles import PROFILES, Profile
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
@@ -106,10 +107,6 @@ class TuneResult:
     @property
     def chosen_seconds(self) -> float:
         return statistics.median(self.standard.step_seconds) if self.standard else self.baseline.median
-
-
-class TuneFailed(RuntimeError):
-    """Not even the baseline ran: there is nothing to tune."""
 
 
 def standard_seconds(step: float, overhead: float, profile: Profile) -> float:

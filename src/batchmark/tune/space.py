@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from batchmark.engine.plan import DeviceSupport, Plan, baseline
+from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.plan import baseline
 from batchmark.results import Calibration
 
 # Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.

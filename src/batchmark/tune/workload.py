@@ -13,19 +13,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from batchmark.calibration import fingerprint_hash
-from batchmark.engine.plan import DeviceSupport, Plan
+from batchmark.engine.calibration import fingerprint_hash
+from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.profiles import Profile
 from batchmark.engine.runner import Job, SuiteRequest, run_job
 from batchmark.engine.timing import StopRule
 from batchmark.frameworks import installed_version
+from batchmark.machine import Fingerprint
 from batchmark.results import Calibration
 from batchmark.tune import cache
 from batchmark.tune.search import Search, SearchSettings, Trial, TuneResult
 from batchmark.tune.space import search_space
 
 
-def workload_key(machine: dict, framework: str, workload: str, batch_size: int, image_size: int) -> cache.TuneKey:
+def workload_key(machine: Fingerprint, framework: str, workload: str, batch_size: int, image_size: int) -> cache.TuneKey:
     return cache.TuneKey(fingerprint=fingerprint_hash(machine), framework=framework,
                          framework_version=installed_version(framework) or "not installed",
                          workload=workload, batch_shape=f"{batch_size}x{image_size}")
@@ -52,11 +53,11 @@ def worker_measure(workload: str, framework: str, batch_size: int, image_size: i
 
 def tuned_plan(result: TuneResult, key: cache.TuneKey) -> cache.TunedPlan:
     return cache.TunedPlan(
-        key=key, plan=result.chosen.plan.as_dict(), baseline_plan=result.baseline.plan.as_dict(),
+        key=key, plan=result.chosen.plan, baseline_plan=result.baseline.plan,
         baseline_seconds=result.baseline.median, seconds=result.chosen_seconds, speedup=result.speedup,
         tuned_at=dt.datetime.now(dt.timezone.utc).isoformat(), tuning_seconds=result.tuning_seconds,
         budget_seconds=result.budget_seconds,
-        candidates=[cache.CandidateSummary(plan=c.plan.as_dict(), stage=c.stage, verdict=c.verdict, reason=c.reason,
+        candidates=[cache.CandidateSummary(plan=c.plan, stage=c.stage, verdict=c.verdict, reason=c.reason,
                                            median_seconds=c.median, steps=len(c.samples))
                     for c in result.candidates],
         pruned=result.pruned,
@@ -64,13 +65,13 @@ def tuned_plan(result: TuneResult, key: cache.TuneKey) -> cache.TunedPlan:
 
 
 def tune_workload(workload: str, framework: str, batch_size: int, image_size: int,
-                  devices: dict[str, DeviceSupport], calibration: Calibration | None, machine: dict,
+                  devices: dict[str, DeviceSupport], calibration: Calibration | None, machine: Fingerprint,
                   settings: SearchSettings = SearchSettings(), seed: int = 0, plugins: list[str] = (),
                   say: Callable[[str], None] = lambda line: None,
                   on_progress: Callable[[str], None] = lambda message: None) -> tuple[cache.TunedPlan, TuneResult]:
     """Search, re-measure the winner, cache it; returns the cached entry and the search's full record."""
-    cpu = machine["cpu"]
-    space = search_space(framework, devices, calibration, cpu["logical_cores"] or 1, cpu["physical_cores"] or 1)
+    cpu = machine.cpu
+    space = search_space(framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1)
     with tempfile.TemporaryDirectory(prefix="batchmark-tune-") as folder:
         measure = worker_measure(workload, framework, batch_size, image_size, seed, list(plugins), Path(folder),
                                  on_progress)

@@ -8,20 +8,11 @@ workload when it is imported, which only happens inside a worker process.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-
-class UnknownNameError(ValueError):
-    """A user asked for a name that does not exist; the message lists what does."""
-
-
-def unknown(kind: str, name: str, allowed: list[str]) -> UnknownNameError:
-    close = difflib.get_close_matches(name, allowed, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    return UnknownNameError(f"unknown {kind} '{name}'.{hint} Allowed: {', '.join(allowed)}.")
+from batchmark.errors import unknown
 
 
 @dataclass(frozen=True)

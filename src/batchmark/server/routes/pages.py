@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from batchmark.display import human_bytes
-from batchmark.engine.plan import DEVICES, PRECISIONS
+from batchmark.cli.render_results import human_bytes
+from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.report.charts import batch_text, build_figures, samples_per_second_text, seconds_figure
 from batchmark.report.page import PLOT_CONFIG, figure_json, format_time, machine_facts, plan_switches, table_rows
 from batchmark.server import queries

@@ -19,27 +19,23 @@ from pathlib import Path
 import platformdirs
 from pydantic import ValidationError
 
+from batchmark.errors import CalibrationError
 from batchmark.frameworks import installed_version
-from batchmark.machine import fingerprint
+from batchmark.machine import Fingerprint, fingerprint
 from batchmark.results import Calibration, Peak
 
 CALIBRATION_TIMEOUT_SECONDS = 600
 FRAMEWORK = "torch"  # the peak is the hardware's; torch's matmul and conv paths are what measure it
 
 
-class CalibrationError(RuntimeError):
-    """The calibration subprocess failed; the message is one line."""
-
-
-def hardware_key(machine: dict) -> dict:
+def hardware_key(machine: Fingerprint) -> dict:
     """The fingerprint fields a peak depends on: the hardware, and the framework that measured it."""
-    return {"cpu": machine["cpu"], "memory_bytes": machine["memory_bytes"],
-            "gpus": [{key: gpu.get(key) for key in ("kind", "name", "driver", "compute_capability")}
-                     for gpu in machine["gpus"]],
-            "framework": FRAMEWORK, "framework_version": machine["frameworks"].get(FRAMEWORK)}
+    return {"cpu": machine.cpu.model_dump(), "memory_bytes": machine.memory_bytes,
+            "gpus": [gpu.model_dump(include={"kind", "name", "driver", "compute_capability"}) for gpu in machine.gpus],
+            "framework": FRAMEWORK, "framework_version": machine.frameworks.get(FRAMEWORK)}
 
 
-def fingerprint_hash(machine: dict) -> str:
+def fingerprint_hash(machine: Fingerprint) -> str:
     return hashlib.sha256(json.dumps(hardware_key(machine), sort_keys=True).encode()).hexdigest()
 
 
@@ -47,7 +43,7 @@ def cache_directory() -> Path:
     return platformdirs.user_cache_path("batchmark") / "calibration"
 
 
-def cached(machine: dict | None = None) -> Calibration | None:
+def cached(machine: Fingerprint | None = None) -> Calibration | None:
     """This machine's calibration, if one was measured with this hardware and framework version."""
     key = fingerprint_hash(machine or fingerprint())
     path = cache_directory() / f"{key}.json"
@@ -58,7 +54,7 @@ def cached(machine: dict | None = None) -> Calibration | None:
     return calibration if calibration.fingerprint == key else None
 
 
-def calibrate(machine: dict | None = None) -> Calibration:
+def calibrate(machine: Fingerprint | None = None) -> Calibration:
     """Measure the peaks now (about 10 s on a CPU) and cache them."""
     machine = machine or fingerprint()
     if installed_version(FRAMEWORK) is None:
@@ -93,7 +89,7 @@ def _store(calibration: Calibration) -> None:
     os.replace(temporary, directory / f"{calibration.fingerprint}.json")
 
 
-def cached_or_calibrate(machine: dict | None = None) -> tuple[Calibration, bool]:
+def cached_or_calibrate(machine: Fingerprint | None = None) -> tuple[Calibration, bool]:
     """(calibration, whether it was measured just now)."""
     found = cached(machine)
     return (found, False) if found is not None else (calibrate(machine), True)

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from batchmark.compare import Comparison, Pair
-from batchmark.display import speedup_text
+from batchmark.cli.render_results import speedup_text
 
 
 def _seconds(median: float | None) -> str:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from batchmark.engine.plan import Plan
+from batchmark.plans import Plan
 from batchmark.results import ResultsFile, Row
 
 
@@ -34,7 +34,7 @@ def plan_cell(row: Row) -> Text:
     text = Text(row.plan_label, style="bold")
     if row.plan_source:
         text.append(f" ({row.plan_source})", style="cyan" if row.plan_source == "tuned" else "dim")
-    text.append(f"\n{Plan(**row.plan).describe()}", style="dim")
+    text.append(f"\n{row.plan.describe()}", style="dim")
     return text
 
 

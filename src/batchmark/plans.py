@@ -1,0 +1,71 @@
+"""A plan is every switch that can change how fast one training step goes; this module says which exist.
+
+Resolving a named plan (baseline, accelerated, tuned) against a machine is the engine's work
+(`batchmark.engine.plan`); here is only the vocabulary every layer shares.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from batchmark.errors import Unsupported
+
+DEVICES = ("cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
+# What each framework's compile switch accepts. "off" is eager PyTorch or a plain tf.function graph; the
+# others are torch.compile modes, and "xla" is XLA (jit_compile=True on TensorFlow, jax.jit on JAX).
+COMPILE_MODES_BY_FRAMEWORK = {
+    "torch": ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+    "tensorflow": ("off", "xla"),
+    "jax": ("xla",),  # JAX has no graph mode without XLA: Keras's JAX trainer always jits
+}
+COMPILE_MODES = tuple(dict.fromkeys(mode for modes in COMPILE_MODES_BY_FRAMEWORK.values() for mode in modes))
+KERAS_FRAMEWORKS = ("tensorflow", "jax")  # Keras 3 backends: NHWC models, Keras's own compile defaults
+SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
+
+
+@dataclass(frozen=True)
+class Plan:
+    framework: str = "torch"
+    device: str = "cpu"  # the framework's default device: what a user gets without asking
+    precision: str = "fp32"  # fp32 means true fp32: TF32 is switched off unless precision=tf32
+    compile: str = "off"
+    channels_last: bool = False  # NHWC: torch's channels_last memory format; always so in Keras
+    threads: int | None = None  # None: the framework's own default (all physical cores)
+
+    def describe(self) -> str:
+        threads = "default" if self.threads is None else str(self.threads)
+        layout = "channels_last" if self.channels_last else "contiguous"
+        return (f"{self.framework} {self.device} {self.precision} compile={self.compile} "
+                f"{layout} threads={threads}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def differences(self, other: Plan) -> dict[str, tuple[object, object]]:
+        """The switches whose values differ: {name: (this plan's, the other's)}."""
+        mine, theirs = self.as_dict(), other.as_dict()
+        return {key: (mine[key], theirs[key]) for key in mine if mine[key] != theirs[key]}
+
+
+@dataclass(frozen=True)
+class DeviceSupport:
+    """What a device offers; each framework's backend reports it for the devices it can use here."""
+
+    name: str
+    bf16: bool  # fast bf16 in hardware (AVX-512 BF16 / AMX on CPU, Ampere+ on CUDA)
+    fp16: bool
+    tf32: bool
+    compile: bool
+
+
+def supported_device(plan: Plan, devices: list[DeviceSupport], framework_label: str) -> DeviceSupport:
+    """The plan's device among those a framework reports here; raises Unsupported for what none can run."""
+    support = {device.name: device for device in devices}
+    if plan.device not in support:
+        raise Unsupported(f"device '{plan.device}' is not available to {framework_label} here "
+                          f"(available: {', '.join(support)})")
+    if plan.precision == "tf32" and not support[plan.device].tf32:
+        raise Unsupported(f"tf32 needs an Ampere or newer CUDA GPU; '{plan.device}' has none")
+    return support[plan.device]
