@@ -1,1 +1,166 @@
-"""Wording: the sentences users read, as plain text with a tone; each renderer styles them its own way."""
+"""Wording: the sentences users read, as plain text with a tone; each renderer styles them its own way.
+
+The terminal maps a tone to a Rich style (cli/render_results.py), the HTML report and the leaderboard's
+pages to a CSS class (report/tones.py). A phrase is text, never markup: it carries plan labels, hostnames and
+failure messages that users typed or programs printed, so every renderer escapes or assembles it as text.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from batchmark.results import ResultsFile, Row, RowWarning
+
+# good / bad: better or worse than what it is measured against; warn: needs a look; muted: said for
+# completeness; strong: what the sentence is about; best: the one a sentence picks out (strong and good).
+Tone = Literal["good", "bad", "warn", "muted", "plain", "strong", "best"]
+TONES: tuple[Tone, ...] = typing.get_args(Tone)
+
+NOTHING = "—"  # what was not measured: a dash, never a 0 that reads as a number
+# Below half a percent, a ratio of medians printed to two decimals would read 1.00x: call it the same.
+SAME = 0.005
+SI_PREFIXES = (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("", 1.0))
+INTERRUPTED = "Interrupted: the rows above finished and are saved; the rest did not run."
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    tone: Tone = "plain"
+
+
+class Sentence(tuple[Phrase, ...]):
+    """Phrases in reading order; `plain` is the sentence without its tones, for logs and tests."""
+
+    @property
+    def plain(self) -> str:
+        return "".join(phrase.text for phrase in self)
+
+
+def sentence(*parts: Phrase | str) -> Sentence:
+    """A bare string is a plain phrase; an empty phrase is left out rather than kept as an empty span."""
+    phrases = (part if isinstance(part, Phrase) else Phrase(part) for part in parts)
+    return Sentence(phrase for phrase in phrases if phrase.text)
+
+
+def human_bytes(count: int | None) -> str:
+    if count is None:
+        return NOTHING
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def flops_per_second(value: float | None, decimals: int | None = None) -> str:
+    """"1.23 TFLOP/s": three significant digits, or `decimals` digits after the point."""
+    if value is None:
+        return NOTHING
+    prefix, scale = next((prefix, scale) for prefix, scale in SI_PREFIXES if value >= scale or scale == 1.0)
+    number = f"{value / scale:.3g}" if decimals is None else f"{value / scale:.{decimals}f}"
+    return f"{number} {prefix}FLOP/s"
+
+
+def speedup(speedup: float | None, is_baseline: bool) -> Phrase:
+    """Baseline median ÷ this median, as a user says it: "1.45x faster", "1.30x slower"."""
+    if speedup is None:
+        return Phrase(NOTHING, "muted")
+    if is_baseline:
+        return Phrase("1.00x", "muted")
+    if speedup >= 1:
+        return Phrase(f"{speedup:.2f}x faster", "good")
+    return Phrase(f"{1 / speedup:.2f}x slower", "bad")
+
+
+def against(ratio: float) -> Phrase:
+    """B's median ÷ A's, said from B's side: below 1, B is faster."""
+    if abs(ratio - 1) < SAME:
+        return Phrase("the same", "muted")
+    return Phrase(f"{1 / ratio:.2f}x faster", "good") if ratio < 1 else Phrase(f"{ratio:.2f}x slower", "bad")
+
+
+def fastest(results: ResultsFile) -> list[Sentence]:
+    """Per workload, the fastest (framework, plan) measured, and how clearly it beat the runner-up."""
+    sentences = []
+    for workload in dict.fromkeys(row.workload for row in results.rows):
+        ranked = sorted((row for row in results.rows if row.workload == workload and row.status == "ok"),
+                        key=lambda row: row.statistics.median)
+        if len(ranked) < 2:
+            continue
+        best, second = ranked[0], ranked[1]
+        ratio = second.statistics.median / best.statistics.median
+        # Overlapping 95% CIs of the medians: the order of the two is not established by this run.
+        clear = best.statistics.ci_high < second.statistics.ci_low
+        verdict = (f"{ratio:.2f}x faster than" if clear else "within noise of") + \
+            f" {second.framework} · {second.plan_label} ({second.statistics.median:.4f})"
+        sentences.append(sentence(Phrase(f"{workload}: ", "strong"), "fastest here is ",
+                                  Phrase(f"{best.framework} · {best.plan_label}", "best"),
+                                  f" at {best.statistics.median:.4f} s/batch, {verdict}"))
+    return sentences
+
+
+def where(workload: str, framework: str, plan: str) -> str:
+    return f"{workload} / {framework} / {plan}"
+
+
+def failed(row: Row) -> Phrase:
+    """A row with no numbers, in its table cell or chart slot: "FAILED (oom)"."""
+    return Phrase(f"FAILED ({row.failure.kind if row.failure else 'no measurement'})", "bad")
+
+
+def failure(index: int, row: Row) -> Sentence:
+    """The note under the table for a failed row, `index` its [n] in the notes column."""
+    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, row.plan_label)} failed "
+                                          f"({row.failure.kind}): ", "bad"), row.failure.message,
+                    Phrase(f" (log: {row.failure.log})" if row.failure.log else "", "muted"))
+
+
+def row_warning(index: int, row: Row, warning: RowWarning) -> Sentence:
+    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, row.plan_label)}: ", "warn"),
+                    warning.message)
+
+
+def interrupted() -> Phrase:
+    return Phrase(INTERRUPTED, "warn")
+
+
+class ComparedPair(Protocol):
+    """What wording reads of a compare.Pair: compare sits above wording, so it is named by shape."""
+
+    status: str
+    verdict: str | None
+    ratio: float | None
+    reason: str | None
+
+
+def verdict(pair: ComparedPair) -> Phrase:
+    """A pair of runs' rows in one phrase: "1.25x slower", "no change (within ±5%)", or why not compared."""
+    if pair.status != "compared":
+        return Phrase(pair.status.upper(), "warn")
+    if pair.verdict == "no change":
+        return Phrase(f"no change ({pair.reason})", "muted")
+    return speedup(1 / pair.ratio, is_baseline=False)
+
+
+def comparison_summary(compared: int, geomean_ratio: float | None, regressions: int) -> Sentence:
+    if not compared:
+        return sentence(Phrase("no pair of rows could be compared", "warn"))
+    return sentence(f"geomean B/A over {compared} rows: {geomean_ratio:.2f} "
+                    f"({speedup(1 / geomean_ratio, is_baseline=False).text})",
+                    Phrase(f"; {regressions} significant regression(s)" if regressions else "", "bad"))
+
+
+def not_compared(status: str, place: str, reason: str | None) -> Sentence:
+    """A refused or failed pair, `place` its where(): the status, then the reason in plain words."""
+    return sentence(Phrase(f"{status}: {place}: ", "warn"), reason or "")
+
+
+def unmatched(side: str, run_id: str, place: str) -> Phrase:
+    return Phrase(f"only in {side} (run {run_id}): {place}", "muted")
+
+
+def compare_warning(message: str) -> Phrase:
+    return Phrase(f"warning: {message}", "warn")

@@ -2,13 +2,13 @@
 
 import pytest
 
-from batchmark.cli.render_results import speedup_text
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.plan import parse_plans
 from batchmark.engine.profiles import PROFILES
 from batchmark.engine.runner import Job, SuiteRequest, make_row, plan_jobs
 from batchmark.results import apply_speedups
 from batchmark.results import WorkerOutput
+from batchmark.wording import speedup
 
 CPU = {"torch": {"cpu": DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)}}
 
@@ -29,8 +29,8 @@ def test_speedup_is_baseline_over_plan():
             make_row(job("precision=bf16", Plan(precision="bf16")), output([9.0], [4.0] * 5), None)]
     apply_speedups(rows)
     assert [row.speedup_vs_baseline for row in rows] == [1.0, 2.0, 0.5]
-    assert speedup_text(2.0, False).plain == "2.00x faster"
-    assert speedup_text(0.5, False).plain == "2.00x slower"
+    assert speedup(2.0, False).text == "2.00x faster"
+    assert speedup(0.5, False).text == "2.00x slower"
 
 
 def test_compile_time_is_warmup_above_the_steady_state_and_only_for_compiled_plans():

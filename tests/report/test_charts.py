@@ -1,10 +1,13 @@
 """The report's figures and HTML, checked as data: no browser here (tests/report/test_browser.py has one)."""
 
+import ast
 import html
 import re
+from pathlib import Path
 
 import pytest
 
+import batchmark.report
 from batchmark.report import render_report, write_report
 from batchmark.report.charts import distribution_figure, seconds_figure, speedup_figure
 from tests.report.sample_runs import HOSTILE, hostile_run, ok_row, sample_run
@@ -103,11 +106,30 @@ def test_html_shows_failed_rows_and_puts_warnings_under_their_row():
     ("plan label", f'<span class="plan-label">{html.escape(HOSTILE)}</span>'),
     ("warning message", f"<span>1 outlier step {html.escape(HOSTILE)}</span>"),
     ("failure message", f'<span class="message">worker said {html.escape(HOSTILE)}</span>'),
+    ("fastest sentence", f'<strong><span class="faster">torch · {html.escape(HOSTILE)}</span></strong>'),
 ])
 def test_user_strings_come_out_escaped(where, shown):
     page = render_report([hostile_run()], title=HOSTILE)
     assert HOSTILE not in page, f"the {where} reached the page as markup"
     assert shown in page
+
+
+def test_the_fastest_sentences_keep_the_terminals_emphasis_as_html():
+    page = render_report([sample_run()])
+    assert ('<li><strong>mobilenetv3: </strong>fastest here is <strong><span class="faster">torch · accelerated'
+            '</span></strong> at 0.0500 s/batch, 1.60x faster than torch · baseline (0.0800)</li>') in page
+
+
+def test_the_report_styles_wording_without_rich_or_the_cli():
+    """Tones become CSS classes (report/tones.py); Rich styles are the terminal's alone."""
+    imported = set()
+    for source in Path(batchmark.report.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+    assert not {name for name in imported if name.split(".")[0] == "rich" or name.startswith("batchmark.cli")}
 
 
 def test_the_only_scripts_are_our_own_inline_ones():

@@ -96,8 +96,11 @@ def test_compare_page(browser, served, tmp_path):  # noqa: F811
         row = page.locator(f'#compare tr[data-workload="{workload}"]')
         assert float(row.locator("[data-field=a_median]").get_attribute("data-value")) == expected["linux-workstation"]
         assert float(row.locator("[data-field=b_median]").get_attribute("data-value")) == expected["macbook-pro-m1"]
-        ratio = float(row.locator("[data-field=ratio]").get_attribute("data-value"))
+        cell = row.locator("[data-field=ratio]")
+        ratio = float(cell.get_attribute("data-value"))
         assert ratio == pytest.approx(expected["macbook-pro-m1"] / expected["linux-workstation"])
+        # B is the slower machine: said from its side, in the tone's class (red, as the report's slower rows)
+        assert cell.inner_text() == f"{ratio:.2f}x slower" and "slower" in cell.get_attribute("class").split()
     drawn = page.evaluate("document.getElementById('chart-compare').data.filter(t => t.type === 'bar').length")
     assert drawn == 4 and page.locator("#chart-compare .bars .point").count() == 4
     assert errors == []

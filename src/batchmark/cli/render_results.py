@@ -6,28 +6,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from batchmark.plans import Plan
+from batchmark import wording
 from batchmark.results import ResultsFile, Row
+from batchmark.wording import Phrase, Sentence, Tone
+
+# One Rich style per tone, for every terminal renderer. Slower and failed are bold: a regression must not
+# hide in a long table. Warnings are bold yellow, as compilers print theirs.
+STYLES: dict[Tone, str] = {"good": "green", "bad": "bold red", "warn": "bold yellow", "muted": "dim",
+                           "plain": "", "strong": "bold", "best": "bold green"}
 
 
-def human_bytes(count: int | None) -> str:
-    if count is None:
-        return "—"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")
-
-
-def speedup_text(speedup: float | None, is_baseline: bool) -> Text:
-    if speedup is None:
-        return Text("—", style="dim")
-    if is_baseline:
-        return Text("1.00x", style="dim")
-    if speedup >= 1:
-        return Text(f"{speedup:.2f}x faster", style="green")
-    return Text(f"{1 / speedup:.2f}x slower", style="bold red")
+def styled(words: Phrase | Sentence) -> Text:
+    """Text, never markup: the words hold plan labels, messages and paths, brackets included."""
+    if isinstance(words, Phrase):
+        return Text(words.text, style=STYLES[words.tone])  # a table cell's padding takes the style too
+    return Text.assemble(*((phrase.text, STYLES[phrase.tone]) for phrase in words))
 
 
 def plan_cell(row: Row) -> Text:
@@ -38,9 +31,10 @@ def plan_cell(row: Row) -> Text:
     return text
 
 
-def flops_text(value: float | None) -> str:
+def flops_cell(value: float | None) -> str:
+    # Under the "model FLOP/s" header the unit would only widen the column: "1.23 T", "456 G".
     if value is None:
-        return "—"
+        return wording.NOTHING
     return f"{value / 1e12:.2f} T" if value >= 1e12 else f"{value / 1e9:.0f} G"
 
 
@@ -59,7 +53,7 @@ def results_table(results: ResultsFile) -> Table:
     for index, row in enumerate(results.rows, start=1):
         batch = f"{row.batch_size}×{row.image_size}²"
         if row.status == "failed":
-            table.add_row(row.workload, row.framework, plan_cell(row), batch, Text(f"FAILED ({row.failure.kind})", style="bold red"),
+            table.add_row(row.workload, row.framework, plan_cell(row), batch, styled(wording.failed(row)),
                           "", "", "", "", "", "", "", "", f"[{index}]")
             continue
         stats, measured = row.statistics, row.measured
@@ -69,49 +63,25 @@ def results_table(results: ResultsFile) -> Table:
             f"{stats.median:.4f}",
             f"{stats.ci_low:.4f}–{stats.ci_high:.4f}",
             f"{row.samples_per_second:.1f}",
-            flops_text(row.achieved_flops_per_second),
-            "—" if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%",
-            "—" if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
+            flops_cell(row.achieved_flops_per_second),
+            wording.NOTHING if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%",
+            wording.NOTHING if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
             f"{sum(measured.warmup_seconds):.1f}",
-            human_bytes(measured.peak_memory_bytes),
-            speedup_text(row.speedup_vs_baseline, row.plan_label == "baseline"),
+            wording.human_bytes(measured.peak_memory_bytes),
+            styled(wording.speedup(row.speedup_vs_baseline, row.plan_label == "baseline")),
             notes,
         )
     return table
 
 
-def fastest_lines(results: ResultsFile) -> list[Text]:
-    """Per workload, the fastest (framework, plan) measured, and how clearly it beat the runner-up."""
-    lines = []
-    for workload in dict.fromkeys(row.workload for row in results.rows):
-        ranked = sorted((row for row in results.rows if row.workload == workload and row.status == "ok"),
-                        key=lambda row: row.statistics.median)
-        if len(ranked) < 2:
-            continue
-        best, second = ranked[0], ranked[1]
-        ratio = second.statistics.median / best.statistics.median
-        # Overlapping 95% CIs of the medians: the order of the two is not established by this run.
-        clear = best.statistics.ci_high < second.statistics.ci_low
-        verdict = (f"{ratio:.2f}x faster than" if clear else "within noise of") + \
-            f" {second.framework} · {second.plan_label} ({second.statistics.median:.4f})"
-        lines.append(Text.assemble((f"{workload}: ", "bold"), "fastest here is ",
-                                   (f"{best.framework} · {best.plan_label}", "bold green"),
-                                   f" at {best.statistics.median:.4f} s/batch, {verdict}"))
-    return lines
-
-
 def print_results(results: ResultsFile, console: Console) -> None:
     console.print(results_table(results))
-    for line in fastest_lines(results):
-        console.print(line)
+    for line in wording.fastest(results):
+        console.print(styled(line))
     for index, row in enumerate(results.rows, start=1):
-        # Text.assemble, not markup: failure messages quote user input and exceptions, brackets included.
         if row.status == "failed":
-            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.framework} / {row.plan_label} failed "
-                                                          f"({row.failure.kind}): ", "bold red"), row.failure.message,
-                                        (f" (log: {row.failure.log})" if row.failure.log else "", "dim")))
+            console.print(styled(wording.failure(index, row)))
         for warning in row.warnings:
-            console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.framework} / {row.plan_label}: ", "yellow"),
-                                        warning.message))
+            console.print(styled(wording.row_warning(index, row, warning)))
     if results.interrupted:
-        console.print("[bold yellow]Interrupted: the rows above finished and are saved; the rest did not run.[/]")
+        console.print(styled(wording.interrupted()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from batchmark.cli.render_results import speedup_text
+from batchmark import wording
 from batchmark.results import ResultsFile, Row
 
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -130,7 +130,7 @@ def failed_markers(rows: list[LabelledRow]) -> go.Scatter:
     failures = [labelled.row.failure for labelled in rows]
     return go.Scatter(
         name="failed", mode="text", y=row_axis(rows), x=[0] * len(rows),
-        text=[f"✕ FAILED ({failure.kind if failure else 'no measurement'})" for failure in failures],
+        text=[f"✕ {wording.failed(labelled.row).text}" for labelled in rows],
         textposition="middle right", textfont=dict(color=SLOWER, size=11.5),
         customdata=[chart_text(failure.message if failure else "no statistics") for failure in failures],
         hovertemplate="<b>%{y}</b><br>failed: %{customdata}<extra></extra>", cliponaxis=False,
@@ -204,11 +204,11 @@ def speedup_figure(runs: list[ResultsFile]) -> go.Figure:
                 if labelled.measured_ok and labelled.row.plan_label != "baseline"
                 and labelled.row.speedup_vs_baseline is not None]
     speedups = [labelled.row.speedup_vs_baseline for labelled in compared]
-    wording = [speedup_text(speedup, is_baseline=False).plain for speedup in speedups]
+    words = [wording.speedup(speedup, is_baseline=False).text for speedup in speedups]
     colors = [FASTER if speedup >= 1 else SLOWER for speedup in speedups]
     figure = go.Figure()
     figure.add_scatter(
-        name="speedup", mode="markers+text", y=row_axis(compared), x=speedups, text=wording, customdata=wording,
+        name="speedup", mode="markers+text", y=row_axis(compared), x=speedups, text=words, customdata=words,
         textposition=["middle right" if speedup >= 1 else "middle left" for speedup in speedups],
         textfont=dict(color=colors, size=12), marker=dict(color=colors, size=13, line=dict(color="white", width=2)),
         # The stem from "same" to the dot, drawn as a one-sided error bar so the dot keeps the exact speedup.

@@ -17,14 +17,14 @@ from pathlib import Path
 import jinja2
 import plotly.graph_objects as go
 import plotly.io
-from markupsafe import Markup, escape
-from rich.text import Text
+from markupsafe import Markup
 
-from batchmark.cli.render_results import fastest_lines, human_bytes, speedup_text
-from batchmark.plans import Plan
-from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
+from batchmark import wording
 from batchmark.machine import Fingerprint
+from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
+from batchmark.report.tones import css_class, said
 from batchmark.results import FLOP_CONVENTION, ResultsFile, Row
+from batchmark.wording import Sentence
 
 DEFAULT_TITLE = "Seconds per training batch"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -56,20 +56,17 @@ def exact(value: float | int | None) -> str | None:
 
 
 def speedup_cell(row: Row) -> Cell:
-    wording = speedup_text(row.speedup_vs_baseline, is_baseline=row.plan_label == "baseline")
-    css = {"green": "faster", "bold red": "slower"}.get(str(wording.style), "muted")
-    return Cell("speedup", wording.plain, exact(row.speedup_vs_baseline), css)
+    phrase = wording.speedup(row.speedup_vs_baseline, is_baseline=row.plan_label == "baseline")
+    return Cell("speedup", phrase.text, exact(row.speedup_vs_baseline), css_class(phrase.tone))
 
 
 def flops_per_second_cell(row: Row) -> Cell:
     flops = row.measured.train_flops_per_sample if row.measured else None
     if flops is None or row.samples_per_second is None:
-        return Cell("flops", "—", css="muted")
+        return Cell("flops", wording.NOTHING, css="muted")
     achieved = flops * row.samples_per_second
-    prefix, scale = next((prefix, scale) for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("", 1))
-                         if achieved >= scale or scale == 1)
     share = "" if row.percent_of_peak is None else f" · {row.percent_of_peak:.0f}% of peak"
-    return Cell("flops", f"{achieved / scale:.1f} {prefix}FLOP/s{share}", exact(achieved),
+    return Cell("flops", f"{wording.flops_per_second(achieved, decimals=1)}{share}", exact(achieved),
                 title=f"{flops / 1e9:.2f} GFLOP per training sample × samples/s"
                       + (f"; % of this machine's calibrated {row.plan.precision} peak" if share else ""))
 
@@ -82,9 +79,9 @@ def measured_cells(row: Row) -> list[Cell]:
              title=f"bootstrap 95% CI of the median of {stats.n} steps; CV {stats.cv:.1%}"),
         Cell("samples_per_second", samples_per_second_text(row.samples_per_second), exact(row.samples_per_second)),
         speedup_cell(row),
-        Cell("compile", "—" if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
+        Cell("compile", wording.NOTHING if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
              exact(row.compile_seconds), "" if row.compile_seconds is not None else "muted"),
-        Cell("memory", human_bytes(measured.peak_memory_bytes), exact(measured.peak_memory_bytes),
+        Cell("memory", wording.human_bytes(measured.peak_memory_bytes), exact(measured.peak_memory_bytes),
              title=measured.memory_kind),
         flops_per_second_cell(row),
     ]
@@ -109,7 +106,7 @@ def table_rows(runs: list[ResultsFile]) -> list[TableRow]:
 
 def format_time(stamp: str | None) -> str:
     if not stamp:
-        return "—"
+        return wording.NOTHING
     try:
         moment = datetime.fromisoformat(stamp)
     except ValueError:
@@ -138,7 +135,7 @@ def machine_facts(fingerprint: Fingerprint) -> list[tuple[str, str]]:
         ("Cores", f"{cpu.get('physical_cores', '?')} physical · {cpu.get('logical_cores', '?')} logical · "
                   f"{cpu.get('usable_cores', '?')} usable" if cpu else None),
         ("CPU flags", ", ".join(cpu.get("flags") or []) or None),
-        ("Memory", human_bytes(machine["memory_bytes"]) if machine.get("memory_bytes") else None),
+        ("Memory", wording.human_bytes(machine["memory_bytes"]) if machine.get("memory_bytes") else None),
         ("GPUs", "; ".join(gpus) or "none"),
         ("OS", f"{system.get('system', '')} {system.get('release', '')}".strip() or None),
         ("Python", machine.get("python")),
@@ -190,24 +187,8 @@ def summary_tiles(rows: list[TableRow]) -> list[dict]:
     return tiles
 
 
-def rich_to_html(text: Text) -> Markup:
-    """The terminal's "fastest" sentences, with their bold and colour kept as HTML and their text escaped."""
-    cuts = sorted({0, len(text.plain), *(span.start for span in text.spans), *(span.end for span in text.spans)})
-    parts = []
-    for start, end in zip(cuts, cuts[1:]):
-        styles = " ".join(str(span.style) for span in text.spans if span.start <= start and span.end >= end)
-        piece = escape(text.plain[start:end])
-        if "green" in styles:
-            piece = Markup('<span class="faster">{}</span>').format(piece)
-        if "bold" in styles:
-            piece = Markup("<strong>{}</strong>").format(piece)
-        parts.append(piece)
-    return Markup("").join(parts)
-
-
-def highlights(runs: list[ResultsFile]) -> list[tuple[str, list[Markup]]]:
-    return [(label, [rich_to_html(line) for line in fastest_lines(run)])
-            for label, run in zip(run_labels(runs), runs)]
+def highlights(runs: list[ResultsFile]) -> list[tuple[str, list[Sentence]]]:
+    return [(label, wording.fastest(run)) for label, run in zip(run_labels(runs), runs)]
 
 
 def plotly_js() -> Markup:
@@ -222,9 +203,12 @@ def figure_json(figure: go.Figure) -> Markup:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("batchmark.report", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("batchmark.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(said=said, css_class=css_class)
+    env.globals.update(failed=wording.failed)
+    return env
 
 
 def render_report(runs: list[ResultsFile], title: str | None = None) -> str:

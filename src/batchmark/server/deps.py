@@ -27,6 +27,8 @@ def get_settings(request: Request) -> ServerSettings:
 
 
 HistoryDep = Annotated[History, Depends(get_history)]
+# A leaderboard's batch or image size; the JSON route and the page read the same two.
+SizeQuery = Annotated[Optional[int], Query(ge=1, le=2**31 - 1, description="Default: the workload's standard size.")]
 
 
 def get_filters(

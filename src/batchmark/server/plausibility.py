@@ -15,6 +15,7 @@ import math
 
 from batchmark.engine.stats import summarize
 from batchmark.results import ResultsFile, Row, apply_peaks
+from batchmark.wording import flops_per_second
 from batchmark.store.tables import STATISTICS_COLUMNS
 from batchmark.workloads.registry import workload_names
 
@@ -109,8 +110,8 @@ def doubts(results: ResultsFile) -> list[str]:
     for peak in results.calibration.peaks if results.calibration else []:
         if peak.flops_per_second > FASTEST_KNOWN_FLOPS_PER_SECOND:
             reasons.append(f"calibration claims a {peak.device} {peak.precision} peak of "
-                           f"{flops_text(peak.flops_per_second)}, more than the fastest known device "
-                           f"({flops_text(FASTEST_KNOWN_FLOPS_PER_SECOND)})")
+                           f"{flops_per_second(peak.flops_per_second)}, more than the fastest known device "
+                           f"({flops_per_second(FASTEST_KNOWN_FLOPS_PER_SECOND)})")
     for row in results.rows:
         achieved = row.achieved_flops_per_second
         if achieved is None:
@@ -119,16 +120,11 @@ def doubts(results: ResultsFile) -> list[str]:
         peak = results.calibration.peak(device, precision) if results.calibration else None
         name = f"{row.workload} · {row.framework} · {row.plan_label}"
         if peak is not None and peak.flops_per_second > 0 and achieved > peak.flops_per_second * PEAK_MARGIN:
-            reasons.append(f"{name}: {flops_text(achieved)} is more than the run's calibrated {device} {precision} "
-                           f"peak of {flops_text(peak.flops_per_second)} × {PEAK_MARGIN}")
+            reasons.append(f"{name}: {flops_per_second(achieved)} is more than the run's calibrated {device} "
+                           f"{precision} peak of {flops_per_second(peak.flops_per_second)} × {PEAK_MARGIN}")
         elif peak is None and achieved > FASTEST_KNOWN_FLOPS_PER_SECOND:
-            reasons.append(f"{name}: {flops_text(achieved)} is more than the fastest known device "
-                           f"({flops_text(FASTEST_KNOWN_FLOPS_PER_SECOND)}), and the run has no calibrated "
+            reasons.append(f"{name}: {flops_per_second(achieved)} is more than the fastest known device "
+                           f"({flops_per_second(FASTEST_KNOWN_FLOPS_PER_SECOND)}), and the run has no calibrated "
                            f"{device} {precision} peak")
     return reasons
 
-
-def flops_text(value: float) -> str:
-    prefix, scale = next((prefix, scale) for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6),
-                                                                ("", 1.0)) if value >= scale or scale == 1.0)
-    return f"{value / scale:.3g} {prefix}FLOP/s"

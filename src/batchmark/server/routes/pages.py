@@ -13,17 +13,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from batchmark.cli.render_results import human_bytes
+from batchmark import wording
 from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.report.charts import batch_text, build_figures, samples_per_second_text, seconds_figure
 from batchmark.report.page import PLOT_CONFIG, figure_json, format_time, machine_facts, plan_switches, table_rows
-from batchmark.server import queries
-from batchmark.server.plausibility import flops_text
-from batchmark.server.deps import FiltersDep, HistoryDep
-from batchmark.server.routes.compare import comparison
-from batchmark.server.routes.leaderboard import SizeQuery, leaderboard_of, workload_summaries
-from batchmark.server.routes.machines import machine_detail
-from batchmark.server.routes.runs import run_detail
+from batchmark.report.tones import css_class
+from batchmark.server import queries, views
+from batchmark.server.deps import FiltersDep, HistoryDep, SizeQuery
 from batchmark.workloads.registry import FRAMEWORK_FAMILIES, get_workload, workload_names
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -40,10 +36,12 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("batchmark.server", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(frameworks=list(FRAMEWORK_FAMILIES), devices=DEVICES, precisions=PRECISIONS,
-                       workloads=workload_names(), batch_text=batch_text, human_bytes=human_bytes,
+                       workloads=workload_names(), batch_text=batch_text, human_bytes=wording.human_bytes,
                        format_time=format_time, plan_switches=plan_switches, exact=exact, seconds=seconds,
-                       rate=samples_per_second_text, percent=percent, flops=flops, ratio_text=ratio_text,
-                       plot_config=Markup(json.dumps(PLOT_CONFIG)))
+                       rate=samples_per_second_text, percent=percent, flops=wording.flops_per_second,
+                       against=wording.against, failed=wording.failed, plot_config=Markup(json.dumps(PLOT_CONFIG)))
+    # Wording's tones as the report's CSS classes: style.css defines the same faster, slower, warn and muted.
+    env.filters.update(css_class=css_class)
     return env
 
 
@@ -60,18 +58,7 @@ def seconds(value: float) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
-
-
-def flops(value: float | None) -> str:
-    return "—" if value is None else flops_text(value)
-
-
-def ratio_text(ratio: float) -> str:
-    """b's median ÷ a's, said from b's side: below 1, b is faster."""
-    if abs(ratio - 1) < 0.005:
-        return "the same"
-    return f"{1 / ratio:.2f}x faster" if ratio < 1 else f"{ratio:.2f}x slower"
+    return wording.NOTHING if value is None else f"{value:.1f}%"
 
 
 async def not_found(request: Request, error: PageNotFound) -> HTMLResponse:
@@ -108,10 +95,10 @@ def home(history: HistoryDep, filters: FiltersDep) -> HTMLResponse:
 @router.get("/leaderboard/{workload}", responses={200: HTML, 404: HTML})
 def leaderboard_page(history: HistoryDep, filters: FiltersDep, workload: Annotated[str, Path(max_length=100)],
                      batch_size: SizeQuery = None, image_size: SizeQuery = None) -> HTMLResponse:
-    board, entries = page_of(leaderboard_of, history, workload, filters, batch_size, image_size)
+    board, entries = page_of(views.leaderboard, history, workload, filters, batch_size, image_size)
     figure = figure_json(seconds_figure(queries.charted_runs(history, entries), color_by_run=True)) if entries else None
     return render("leaderboard.html.j2", page="leaderboard", board=board, spec=get_workload(workload),
-                  summaries=workload_summaries(history, filters), filters=filters, query=filter_query(filters),
+                  summaries=views.workload_summaries(history, filters), filters=filters, query=filter_query(filters),
                   figure=figure)
 
 
@@ -122,7 +109,7 @@ def machines_page(history: HistoryDep) -> HTMLResponse:
 
 @router.get("/machines/{machine}", responses={200: HTML, 404: HTML})
 def machine_page(history: HistoryDep, filters: FiltersDep, machine: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    detail = page_of(machine_detail, history, machine, filters)
+    detail = page_of(views.machine_detail, history, machine, filters)
     return render("machine.html.j2", page="machines", detail=detail, facts=machine_facts(detail.fingerprint),
                   others=[other for other in queries.machines(history) if other.machine != detail.machine.machine])
 
@@ -134,7 +121,7 @@ def compare_page(history: HistoryDep, filters: FiltersDep,
     machines = queries.machines(history)
     compared, figure = None, None
     if a and b:
-        compared, entries = page_of(comparison, history, a, b, filters)
+        compared, entries = page_of(views.comparison, history, a, b, filters)
         if entries:
             figure = figure_json(seconds_figure(queries.charted_runs(history, entries, label_by_machine=True),
                                                 color_by_run=True))
@@ -145,7 +132,7 @@ def compare_page(history: HistoryDep, filters: FiltersDep,
 
 @router.get("/runs/{run_id}", responses={200: HTML, 404: HTML})
 def run_page(history: HistoryDep, run_id: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    detail = page_of(run_detail, history, run_id)
+    detail = page_of(views.run_detail, history, run_id)
     figures = {chart_id: figure_json(figure) for chart_id, figure in build_figures([detail.run]).items()}
     return render("run.html.j2", page="runs", detail=detail, rows=table_rows([detail.run]), figures=figures,
                   facts=machine_facts(detail.run.machine))
