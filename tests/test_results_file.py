@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import pytest
+
+from batchmark.errors import ResultsFormatError
+from batchmark.machine import Fingerprint
+from batchmark.plans import Plan
 from batchmark.results import load_results
 from tests import sample_runs
 
@@ -13,3 +20,25 @@ def test_a_diverged_loss_survives_the_results_file(tmp_path):
     run.rows[0].measured.losses[1] = math.nan
     run.write(tmp_path / "run.json")
     assert math.isnan(load_results(tmp_path / "run.json").rows[0].measured.losses[1])
+
+
+GOLDEN = Path(__file__).parent / "data" / "results-v1.json"
+
+
+def test_a_results_file_of_the_first_schema_still_loads_typed_and_unchanged():
+    """results-v1.json was written by batchmark before plans and fingerprints were typed (a real quick run of
+    tiny_cnn, and of oom failing): it must keep loading, into typed objects, and write back the same JSON."""
+    original = json.loads(GOLDEN.read_text())
+    loaded = load_results(GOLDEN)
+    assert isinstance(loaded.machine, Fingerprint) and loaded.machine.cpu.logical_cores >= 1
+    assert all(isinstance(row.plan, Plan) for row in loaded.rows)
+    assert {row.status for row in loaded.rows} == {"ok", "failed"}
+    assert json.loads(loaded.model_dump_json()) == original
+
+
+def test_a_results_file_with_a_bad_plan_is_one_clear_error(tmp_path):
+    data = json.loads(GOLDEN.read_text())
+    data["rows"][0]["plan"]["channels_last"] = "sideways"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ResultsFormatError, match=r"rows\.0\.plan\.channels_last"):
+        load_results(tmp_path / "bad.json")

@@ -77,7 +77,7 @@ Verdict = Literal["faster", "slower", "no change"]
 WarningKind = Literal["framework_version", "hardware", "software", "profile"]
 
 
-class RunSummary(BaseModel):
+class ComparedRun(BaseModel):
     run_id: str
     machine: str | None  # hostname
     started_at: str
@@ -115,8 +115,8 @@ class CompareWarning(BaseModel):
 
 class Comparison(BaseModel):
     threshold: float
-    run_a: RunSummary
-    run_b: RunSummary
+    run_a: ComparedRun
+    run_b: ComparedRun
     pairs: list[Pair]
     unmatched_a: list[RowKey]
     unmatched_b: list[RowKey]
@@ -347,8 +347,8 @@ def profile_warnings(run_a: ResultsFile, run_b: ResultsFile) -> list[CompareWarn
                                    "the same profile")]
 
 
-def _summary(run: ResultsFile) -> RunSummary:
-    return RunSummary(run_id=run.run_id, machine=run.machine.hostname, started_at=run.started_at)
+def _summary(run: ResultsFile) -> ComparedRun:
+    return ComparedRun(run_id=run.run_id, machine=run.machine.hostname, started_at=run.started_at)
 
 
 def _key(row: Row) -> RowKey:

@@ -61,3 +61,35 @@ def test_bad_tune_input_is_one_line_and_exit_2(fake_workloads, args, message):
     result = batchmark(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_option_reaches_a_user_model(fake_workloads, tmp_path, monkeypatch):
+    """`tune module:function` goes through the library's tune(): --budget, --seed and --loss-tolerance all
+    reach the process that tunes it (the old command line passed on only --loss-tolerance)."""
+    seed_file = tmp_path / "seed"
+    monkeypatch.setenv("USER_MODEL_SEED_FILE", str(seed_file))
+    tuned = batchmark("tune", "tests.plugins.user_model:build", "--budget", "7s", "--seed", "3",
+                      "--loss-tolerance", "0.2")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "of a 7 s budget" in tuned.stdout and "chosen:" in tuned.stdout
+    assert seed_file.read_text() == "3"
+    cached = batchmark("tune", "tests.plugins.user_model:build")
+    assert cached.returncode == 0, cached.stderr
+    assert "a tuned plan is cached" in cached.stderr
+
+
+@pytest.mark.parametrize("reference, message", [
+    ("tests.plugins.nowhere:build", "cannot import 'tests.plugins.nowhere'"),
+    ("tests.plugins.user_model:missing", "has no function 'missing'"),
+    ("tests.plugins.user_model:not_a_model", "must return (model, loss_fn, example_batch[, optimizer])"),
+])
+def test_a_broken_user_model_is_one_line_and_exit_1(fake_workloads, reference, message):
+    result = batchmark("tune", reference, "--budget", "5s")
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sizes_do_not_apply_to_a_user_model(fake_workloads):
+    result = batchmark("tune", "tests.plugins.user_model:build", "--batch-size", "4")
+    assert result.returncode == 2
+    assert "do not apply to your own model" in result.stderr

@@ -1,18 +1,21 @@
-"""`batchmark tune module:function`: tune a user's own PyTorch model, in a process of its own.
+"""Tuning a user's own PyTorch model in a process of its own: `python -m batchmark.accelerate.factory SPEC REPLY`.
 
-The factory takes no arguments and returns (model, loss_fn, example_batch) or (model, loss_fn,
-example_batch, optimizer); without an optimizer, Adam with lr 1e-3 is used, as in batchmark's workloads.
-The plan is found by accelerate() and cached under the model's key, so that `accelerate(..., tune=False)`
-in the user's training script applies it without measuring.
+`batchmark.tune("module:function")` writes SPEC (the reference and every tuning setting) and reads REPLY (the
+tuned plan, or a one-line failure). The factory takes no arguments and returns (model, loss_fn, example_batch)
+or (model, loss_fn, example_batch, optimizer); without an optimizer, Adam with lr 1e-3 is used, as in
+batchmark's workloads. The plan is found by accelerate() and cached under the model's key, so that
+`accelerate(..., tune=False)` in the user's training script applies it without measuring. News lines go to
+stdout, which the parent passes on.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
+import json
 import sys
+from pathlib import Path
 
-from rich.console import Console
+from batchmark.errors import BatchmarkError, TuneFailed, UsageError
 
 
 def load_factory(reference: str):
@@ -20,46 +23,48 @@ def load_factory(reference: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise SystemExit(f"error: {reference}: cannot import {module_name!r} ({error})")
+        raise UsageError(f"{reference}: cannot import {module_name!r} ({error})") from None
     factory = getattr(module, function_name, None)
     if not callable(factory):
-        raise SystemExit(f"error: {reference}: {module_name} has no function {function_name!r}")
+        raise UsageError(f"{reference}: {module_name} has no function {function_name!r}")
     return factory
 
 
-def main(argv: list[str]) -> int:
+def tune_factory(spec: dict) -> dict:
     import torch
 
-    from batchmark.accelerate import accelerate
-    from batchmark.cli.tune import print_tuning
+    from batchmark.accelerate import accelerate, model_key
     from batchmark.tune import cache
-    from batchmark.tune.search import SearchSettings, TuneFailed
+    from batchmark.tune.search import SearchSettings
 
-    parser = argparse.ArgumentParser(prog="batchmark tune module:function")
-    parser.add_argument("reference")
-    parser.add_argument("--loss-tolerance", type=float, default=0.05)
-    parser.add_argument("--force", action="store_true")
-    options = parser.parse_args(argv)
-    built = load_factory(options.reference)()
+    torch.manual_seed(spec["seed"])  # the factory's random weights and example batch, as --seed says
+    built = load_factory(spec["reference"])()
     if not isinstance(built, (tuple, list)) or len(built) not in (3, 4):
-        raise SystemExit(f"error: {options.reference} must return (model, loss_fn, example_batch[, optimizer]), "
+        raise UsageError(f"{spec['reference']} must return (model, loss_fn, example_batch[, optimizer]), "
                          f"got {type(built).__name__}")
     model, loss_fn, batch = built[:3]
     optimizer = built[3] if len(built) == 4 else torch.optim.Adam(model.parameters(), lr=1e-3)
-    console = Console(stderr=True)
-    try:
-        step = accelerate(model, optimizer, loss_fn, batch, force=options.force,
-                          settings=SearchSettings(loss_tolerance=options.loss_tolerance),
-                          say=lambda line: console.print(f"  {line}", highlight=False, markup=False))
-    except TuneFailed as error:
-        console.print(f"error: {options.reference}: {error}", highlight=False, markup=False)
-        return 1
-    from batchmark.accelerate import model_key
-
+    settings = SearchSettings(loss_tolerance=spec["loss_tolerance"], budget_factor=spec["budget_factor"],
+                              budget_seconds=spec["budget_seconds"])
+    step = accelerate(model, optimizer, loss_fn, batch, force=spec["force"], settings=settings,
+                      say=lambda line: print(line, flush=True))
     tuned = cache.load(model_key(model, batch))
-    print_tuning(options.reference, "torch", tuned)
-    console.print(f"plan: {step.plan}", highlight=False, markup=False)
-    return 0
+    if tuned is None:
+        raise TuneFailed(f"{spec['reference']}: no tuned plan was cached")
+    return {"tuned": tuned.model_dump(mode="json"), "cached": step.plan.source == "cached", "failure": None}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, reply_path = Path(argv[0]), Path(argv[1])
+    try:
+        reply = tune_factory(json.loads(spec_path.read_text()))
+    except BatchmarkError as error:
+        reply = {"tuned": None, "cached": False, "failure": str(error)}
+    except Exception as error:  # the user's factory or model raised: their bug, reported in one line
+        text = f"{type(error).__name__}: {error}".splitlines()[0]
+        reply = {"tuned": None, "cached": False, "failure": f"your model failed: {text}"}
+    reply_path.write_text(json.dumps(reply))
+    return 0 if reply["failure"] is None else 1
 
 
 if __name__ == "__main__":

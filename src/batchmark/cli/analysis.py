@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from batchmark.cli.app import EXIT_FAILED_ROWS, DatabaseOption, app, console, errors, fail_usage, open_history_or_exit
-from batchmark.cli.history import RunArgument, load_run
+from batchmark.cli.app import DatabaseOption, RunArgument, app, console, say
+from batchmark.errors import EXIT_FAILED, UsageError
 
 DEFAULT_REPORT = Path("batchmark-report.html")
 
@@ -20,18 +20,19 @@ def parse_threshold(text: str) -> float:
     try:
         threshold = float(value[:-1]) / 100 if value.endswith("%") else float(value)
     except ValueError:
-        raise fail_usage(f"--threshold {text!r} is not a number; give a percentage like 5% or a fraction like 0.05")
+        raise UsageError(f"--threshold {text!r} is not a number; give a percentage like 5% or a fraction like "
+                         f"0.05") from None
     if not 0 < threshold < 1:
-        raise fail_usage(f"--threshold {text} is out of range; allowed: above 0% and below 100% (e.g. 5%)")
+        raise UsageError(f"--threshold {text} is out of range; allowed: above 0% and below 100% (e.g. 5%)")
     return threshold
 
 
-def parse_plans(text: str | None) -> tuple[str, str] | None:
+def parse_plan_pair(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
     label_a, separator, label_b = text.partition(":")
     if not separator or not label_a.strip() or not label_b.strip():
-        raise fail_usage(f"--plans {text!r} must be two plan labels as A:B, e.g. baseline:accelerated or "
+        raise UsageError(f"--plans {text!r} must be two plan labels as A:B, e.g. baseline:accelerated or "
                          f"baseline:baseline,threads=1")
     return label_a.strip(), label_b.strip()
 
@@ -45,31 +46,26 @@ def compare(
         help="Compare plan A of RUN_A with plan B of RUN_B (labels as A:B, e.g. baseline:accelerated); "
              "by default rows pair by equal plan labels.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON (format: batchmark.compare v1, "
-                                                         "see the README).")] = False,
+                                                         "see docs/file-formats.md).")] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Run B against run A: the ratio of medians B/A per row with a bootstrap CI, a verdict, and the geomean.
     Exits 1 when a row is significantly slower in B, so CI can gate on it."""
-    from batchmark.compare import CompareError, compare_runs
+    from batchmark.api.runs import compare as compare_runs
     from batchmark.cli.render_compare import print_comparison
 
-    limit = parse_threshold(threshold)
-    pair_labels = parse_plans(plans)
-    history = open_history_or_exit(database)
-    results_a, results_b = load_run(history, run_a), load_run(history, run_b)
-    try:
-        comparison = compare_runs(results_a, results_b, threshold=limit, plans=pair_labels)
-    except CompareError as error:
-        raise fail_usage(str(error))
+    pair_labels = parse_plan_pair(plans)
+    comparison = compare_runs(run_a, run_b, threshold=parse_threshold(threshold), plans=pair_labels,
+                              database=database)
     if as_json:
         print(json.dumps(comparison.to_json(), indent=2))
     else:
         print_comparison(comparison, console)
     if not comparison.compared:
-        raise fail_usage(f"runs {results_a.run_id} and {results_b.run_id} have no pair of rows that can be compared"
-                         + ("" if pair_labels else "; to compare two different plans use --plans A:B"))
+        raise UsageError(f"runs {comparison.run_a.run_id} and {comparison.run_b.run_id} have no pair of rows that "
+                         f"can be compared" + ("" if pair_labels else "; to compare two different plans use --plans A:B"))
     if comparison.regressions:
-        raise typer.Exit(EXIT_FAILED_ROWS)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
@@ -81,13 +77,7 @@ def report(
     database: DatabaseOption = None,
 ) -> None:
     """A self-contained HTML report (it opens offline): the seed article's charts, machine cards, every row."""
-    from batchmark.report import write_report
+    from batchmark.api.runs import report as write_report
 
-    history = open_history_or_exit(database)
-    references = list(dict.fromkeys(runs or ["latest"]))
-    loaded = [load_run(history, reference) for reference in references]
-    try:
-        path = write_report(loaded, output, title=title)
-    except OSError as error:
-        raise fail_usage(f"--output {output}: cannot write: {error.strerror}")
-    errors.print(f"report: {path.resolve()}", highlight=False, markup=False, soft_wrap=True)
+    path = write_report(runs or ["latest"], output, title=title, database=database)
+    say(f"report: {path.resolve()}")

@@ -12,27 +12,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from batchmark.cli.app import EXIT_USAGE, DatabaseOption, app, console, errors, fail_usage, open_history_or_exit
-
-RunArgument = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, latest, or latest~N.")]
-
-
-def resolve_run(history, reference: str) -> str:
-    from batchmark.store import StoreError
-
-    try:
-        return history.resolve(reference)
-    except StoreError as error:
-        raise fail_usage(str(error))
-
-
-def load_run(history, reference: str):
-    from batchmark.store import StoreError
-
-    try:
-        return history.load(resolve_run(history, reference))
-    except StoreError as error:
-        raise fail_usage(str(error))
+from batchmark.cli.app import DatabaseOption, RunArgument, app, console, say
+from batchmark.errors import EXIT_USAGE
 
 
 def local_time(iso: str | None) -> str:
@@ -50,23 +31,16 @@ def history_command(
     database: DatabaseOption = None,
 ) -> None:
     """The runs in the history, newest first."""
-    from batchmark.store import StoreError
+    from batchmark.api.runs import list_runs
 
-    if limit < 0:
-        raise fail_usage(f"--limit must be 0 or more, got {limit}.")
-    history = open_history_or_exit(database)
-    try:
-        runs = history.runs(workload=workload, machine=machine, limit=limit or None)
-    except StoreError as error:
-        raise fail_usage(str(error))
+    runs, location = list_runs(workload=workload, machine=machine, limit=limit, database=database)
     if as_json:
         print(json.dumps([dataclasses.asdict(run) for run in runs], indent=2))
         return
     if not runs:
-        errors.print(f"no runs in {history.location}" + (" match" if workload or machine else "")
-                     + "; `batchmark run` makes one", highlight=False, markup=False)
+        say(f"no runs in {location}" + (" match" if workload or machine else "") + "; `batchmark run` makes one")
         return
-    table = Table(title=f"History — {history.location}", caption="newest first; `batchmark show RUN` for one in full")
+    table = Table(title=Text(f"History — {location}"), caption="newest first; `batchmark show RUN` for one in full")
     for column in ("run", "started", "machine", "profile", "rows", "frameworks", "workloads"):
         table.add_column(column, no_wrap=column in ("run", "started"))
     for run in runs:
@@ -88,9 +62,10 @@ def show(
     database: DatabaseOption = None,
 ) -> None:
     """One run in full: the table, plans, raw step samples, the machine's fingerprint and warnings."""
+    from batchmark.api.runs import load_run
     from batchmark.cli.render_results import print_results
 
-    results = load_run(open_history_or_exit(database), run)
+    results = load_run(run, database)
     if as_json:
         print(results.model_dump_json(indent=2))
         return
@@ -103,9 +78,8 @@ def show(
         warmup = " ".join(f"{seconds:.3f}" for seconds in row.measured.warmup_seconds)
         console.print(Text.assemble(f"[{index}] ", (f"{row.workload} / {row.framework} / {row.plan_label}", "bold"),
                                     f": {steps}", (f"  (warm-up: {warmup})" if warmup else "", "dim")))
-    machine = results.machine
     console.print(Text("Machine", style="bold"))
-    console.print(Text(json.dumps(machine, indent=2)))
+    console.print(Text(results.machine.model_dump_json(indent=2)))
     console.print(Text(f"run {results.run_id}: {local_time(results.started_at)} to {local_time(results.finished_at)}, "
                        f"batchmark {results.batchmark_version}, command: {' '.join(results.command)}", style="dim"))
 
@@ -117,15 +91,13 @@ def export_command(
     database: DatabaseOption = None,
 ) -> None:
     """A run as a results JSON file (the same versioned schema `batchmark run` writes)."""
-    results = load_run(open_history_or_exit(database), run)
+    from batchmark.api.runs import export_run, load_run
+
     if output is None:
-        print(results.model_dump_json(indent=2))
+        print(load_run(run, database).model_dump_json(indent=2))
         return
-    try:
-        results.write(output)
-    except OSError as error:
-        raise fail_usage(f"--output {output}: cannot write: {error.strerror}")
-    errors.print(f"exported run {results.run_id} to {output}", highlight=False, markup=False)
+    results = export_run(run, output, database)
+    say(f"exported run {results.run_id} to {output}")
 
 
 @app.command("import")
@@ -134,21 +106,14 @@ def import_command(
     database: DatabaseOption = None,
 ) -> None:
     """Add runs from results JSON files to the history. A run already there is skipped."""
-    from batchmark.results import ResultsFormatError, load_results
-    from batchmark.store import StoreError
+    from batchmark.api.runs import import_runs
 
-    history = open_history_or_exit(database)
-    refused = 0
-    for path in files:
-        try:
-            results = load_results(path)
-            added = history.import_run(results)
-        except (ResultsFormatError, StoreError) as error:
-            errors.print(f"error: {error}", highlight=False, markup=False, soft_wrap=True)
-            refused += 1
-            continue
-        verb = "imported" if added else "already in the history:"
-        errors.print(f"{verb} run {results.run_id} ({len(results.rows)} rows) from {path}", highlight=False,
-                     markup=False, soft_wrap=True)
-    if refused:
+    outcomes = import_runs(files, database)
+    for outcome in outcomes:
+        if outcome.error:
+            say(f"error: {outcome.error}")
+        else:
+            verb = "imported" if outcome.added else "already in the history:"
+            say(f"{verb} run {outcome.run_id} ({outcome.rows} rows) from {outcome.path}")
+    if any(outcome.error for outcome in outcomes):
         raise typer.Exit(EXIT_USAGE)

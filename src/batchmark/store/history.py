@@ -25,7 +25,7 @@ LATEST = re.compile(r"^latest(?:~(\d+))?$")  # latest, latest~1 (the one before)
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class StoredRun:
     """One line of `batchmark history`."""
 
     run_id: str
@@ -157,7 +157,7 @@ class History:
                              f"{' ...' if len(matches) > 5 else ''}; type more of it")
         return matches[0]
 
-    def runs(self, workload: str | None = None, machine: str | None = None, limit: int | None = None) -> list[RunSummary]:
+    def runs(self, workload: str | None = None, machine: str | None = None, limit: int | None = None) -> list[StoredRun]:
         """Newest first. `machine` matches a hostname or CPU model by substring; `workload` by name."""
         query = select(Run).join(Run.machine).options(selectinload(Run.results), selectinload(Run.machine))
         if workload:
@@ -178,8 +178,8 @@ class History:
         self.engine.dispose()
 
 
-def _summary(run: Run) -> RunSummary:
-    return RunSummary(
+def _summary(run: Run) -> StoredRun:
+    return StoredRun(
         run_id=run.run_id, started_at=convert.format_time(run.started_at),
         finished_at=convert.format_time(run.finished_at), interrupted=run.interrupted, profile=run.profile,
         batchmark_version=run.batchmark_version, command=run.command, hostname=run.machine.hostname,

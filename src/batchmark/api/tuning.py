@@ -1,0 +1,152 @@
+"""`batchmark.calibrate` and `batchmark.tune`: the machine's limit, and the fastest plan measured against it.
+
+Built-in workloads are tuned with a worker subprocess per trial. A user's own model (`module:function`, a
+factory returning model, loss function, example batch and optionally an optimizer) is tuned by
+`accelerate()` in a process of its own, fed the same settings: every option reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from batchmark.api.events import Events
+from batchmark.api.plugins import load_plugins
+from batchmark.engine import calibration
+from batchmark.engine.profiles import PROFILES
+from batchmark.engine.runner import SuiteRequest, probe_devices, validate, workload_sizes
+from batchmark.errors import TuneFailed, UsageError
+from batchmark.machine import Fingerprint, fingerprint
+from batchmark.plans import DeviceSupport
+from batchmark.results import Calibration
+from batchmark.tune import cache
+from batchmark.tune.search import SearchSettings
+from batchmark.tune.workload import tune_workload, workload_key
+from batchmark.workloads.registry import workload_names
+
+
+@dataclass
+class TuneOutcome:
+    workload: str  # a registered workload, or the user's module:function
+    framework: str
+    tuned: cache.TunedPlan | None  # None when it failed
+    cached: bool  # found in the cache, not measured now
+    failure: str | None = None  # one line, when not even the baseline ran
+
+
+def calibrate(force: bool = False, events: Events | None = None) -> tuple[Calibration, bool]:
+    """This machine's measured peaks, cached per fingerprint: (calibration, whether it was measured now)."""
+    events = events or Events()
+    found = None if force else calibration.cached()
+    if found is not None:
+        return found, False
+    events.say("calibrating: a matmul and a 3x3 convolution per device and precision (about 10 s on a CPU)")
+    return calibration.calibrate(), True
+
+
+def parse_budget(text: str) -> SearchSettings:
+    """'3x' is a multiple of one standard measurement, '300' or '300s' is seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(x|s)?\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"--budget {text!r}: give a multiple of one standard measurement like 3x, "
+                         f"or seconds like 300s.")
+    value = float(match.group(1))
+    return SearchSettings(budget_factor=value) if match.group(2) == "x" else SearchSettings(budget_seconds=value)
+
+
+def search_settings(budget: str, loss_tolerance: float) -> SearchSettings:
+    if not 0 < loss_tolerance < 1:
+        raise UsageError(f"--loss-tolerance {loss_tolerance}: give a fraction between 0 and 1, e.g. 0.05.")
+    settings = parse_budget(budget)
+    return SearchSettings(budget_factor=settings.budget_factor, budget_seconds=settings.budget_seconds,
+                          loss_tolerance=loss_tolerance)
+
+
+def tune(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = ("torch",),
+         batch_size: int | None = None, image_size: int | None = None, budget: str = "3x",
+         loss_tolerance: float = 0.05, force: bool = False, seed: int = 0,
+         events: Events | None = None) -> list[TuneOutcome]:
+    """Find the fastest plan for each workload here by measuring it, and cache it for `run --plan tuned`.
+
+    `workloads` may name your own model as "module:function" (PyTorch only)."""
+    events = events or Events()
+    names = list(workloads or workload_names())
+    user_models = [name for name in names if ":" in name]
+    builtin = [name for name in names if ":" not in name]
+    settings = search_settings(budget, loss_tolerance)
+    plugins = load_plugins()
+    frameworks = list(frameworks)
+    request = SuiteRequest(workloads=builtin, frameworks=frameworks, plans=[], device="auto",
+                           profile=PROFILES["standard"], batch_size=batch_size, image_size=image_size,
+                           plugins=plugins)
+    validate(request)
+    if user_models and frameworks != ["torch"]:
+        raise UsageError("your own model (module:function) is tuned in PyTorch only: use --framework torch.")
+    if user_models and (batch_size or image_size):
+        raise UsageError("--batch-size and --image-size do not apply to your own model (module:function): its "
+                         "factory's example batch sets the shapes.")
+    devices = {name: probe_devices(name) for name in frameworks}
+    peaks, fresh = calibration.cached_or_calibrate()
+    if fresh:
+        events.say(f"calibrated this machine's peak in {peaks.seconds:.0f} s (`batchmark calibrate` shows it)")
+    machine = fingerprint()
+    outcomes = []
+    for reference in user_models:
+        outcomes.append(tune_user_model(reference, settings, force, seed, events))
+        events.tuned(outcomes[-1])
+    for workload in builtin:
+        sizes = workload_sizes(request, workload)
+        for framework in frameworks:
+            found = None if force else cache.load(workload_key(machine, framework, workload, *sizes))
+            if found is not None:
+                outcome = TuneOutcome(workload, framework, found, cached=True)
+            else:
+                outcome = tune_one(workload, framework, sizes, devices[framework], peaks, machine, settings, seed,
+                                   plugins, events)
+            outcomes.append(outcome)
+            events.tuned(outcome)
+    return outcomes
+
+
+def tune_one(workload: str, framework: str, sizes: tuple[int, int], devices: dict[str, DeviceSupport],
+             peaks: Calibration | None, machine: Fingerprint, settings: SearchSettings | None = None, seed: int = 0,
+             plugins: Sequence[str] = (), events: Events | None = None) -> TuneOutcome:
+    """Tune one built-in (workload, framework) at `sizes`; a failure is an outcome, not an exception."""
+    events = events or Events()
+    events.say(f"tuning {workload} · {framework} at batch {sizes[0]}, {sizes[1]}²")
+    try:
+        tuned, _ = tune_workload(workload, framework, *sizes, devices, peaks, machine, settings or SearchSettings(),
+                                 seed=seed, plugins=list(plugins), say=lambda line: events.say(f"  {line}"))
+    except TuneFailed as error:
+        return TuneOutcome(workload, framework, None, cached=False, failure=str(error))
+    return TuneOutcome(workload, framework, tuned, cached=False)
+
+
+def tune_user_model(reference: str, settings: SearchSettings, force: bool, seed: int,
+                    events: Events) -> TuneOutcome:
+    """A user's factory, tuned by accelerate() in a process of its own (the user's model, its imports and
+    its thread settings stay out of this process); its news lines are passed on as they come."""
+    events.say(f"tuning {reference} · torch (your model)")
+    with tempfile.TemporaryDirectory(prefix="batchmark-factory-") as folder:
+        spec, reply = Path(folder) / "spec.json", Path(folder) / "reply.json"
+        spec.write_text(json.dumps({
+            "reference": reference, "force": force, "seed": seed, "loss_tolerance": settings.loss_tolerance,
+            "budget_factor": settings.budget_factor, "budget_seconds": settings.budget_seconds,
+        }))
+        with subprocess.Popen([sys.executable, "-m", "batchmark.accelerate.factory", str(spec), str(reply)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+            for line in child.stdout:
+                events.say(f"  {line.rstrip()}")
+        if not reply.exists():
+            return TuneOutcome(reference, "torch", None, cached=False,
+                               failure=f"the tuning process exited {child.returncode} without a result")
+        answer = json.loads(reply.read_text())
+    if answer["failure"]:
+        return TuneOutcome(reference, "torch", None, cached=False, failure=answer["failure"])
+    return TuneOutcome(reference, "torch", cache.TunedPlan.model_validate(answer["tuned"]), cached=answer["cached"])
