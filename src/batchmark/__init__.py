@@ -5,7 +5,7 @@ is `batchmark.api`'s; `batchmark.accelerate` applies the measured-fastest plan t
 Each is imported on first use, so that `import batchmark` and `batchmark --help` stay instant.
 """
 
-from batchmark.version import __version__
+from batchmark.version import __version__  # noqa: F401  (batchmark.__version__)
 
 
 def __getattr__(name: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 from batchmark.errors import Unsupported
 
@@ -23,6 +24,9 @@ COMPILE_MODES_BY_FRAMEWORK = {
 COMPILE_MODES = tuple(dict.fromkeys(mode for modes in COMPILE_MODES_BY_FRAMEWORK.values() for mode in modes))
 KERAS_FRAMEWORKS = ("tensorflow", "jax")  # Keras 3 backends: NHWC models, Keras's own compile defaults
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
+# Where a named plan came from: "static" (every switch the device supports, assumed rather than measured) or
+# "tuned" (measured fastest by `batchmark tune` on this machine). Plans named switch by switch have none.
+PlanSource = Literal["static", "tuned"]
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from batchmark.errors import ResultsFormatError
+from batchmark.files import write_atomically
 from batchmark.machine import Fingerprint
-from batchmark.plans import Plan
+from batchmark.plans import Plan, PlanSource
 
 SCHEMA_VERSION = 1
 
@@ -125,7 +124,7 @@ class Row(BaseModel):
     flop_convention: str = FLOP_CONVENTION
     # Where the plan came from: "static" (assumed switches), "tuned" (measured by `batchmark tune`), or None
     # for plans named switch by switch.
-    plan_source: str | None = None
+    plan_source: PlanSource | None = None
     achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
     percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
 
@@ -145,11 +144,7 @@ class ResultsFile(BaseModel):
 
     def write(self, path: Path) -> None:
         """Atomically: a reader (or a Ctrl-C) never sees half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as stream:
-            stream.write(self.model_dump_json(indent=2))
-        os.replace(temporary, path)
+        write_atomically(path, self.model_dump_json(indent=2))
 
 
 def apply_speedups(rows: list[Row]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import torch
 
@@ -35,7 +35,8 @@ from batchmark.tune.space import search_space
 @dataclass(frozen=True)
 class AcceleratedPlan:
     plan: Plan  # every switch: device, precision, compile, channels_last
-    source: str  # "measured" (tuned now), "cached" (tuned before), "default" (nothing measured), "fallback"
+    source: Literal["measured", "cached", "default", "fallback"]  # tuned now, tuned before, nothing measured, or
+    # the next plan after the chosen one failed on the real model
     speedup: float | None  # measured baseline s/step / this plan's s/step; None when nothing was measured
     seconds_per_step: float | None
     baseline_seconds_per_step: float | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
+
 import subprocess
 import sys
 import tempfile
@@ -20,6 +20,7 @@ import platformdirs
 from pydantic import ValidationError
 
 from batchmark.errors import CalibrationError
+from batchmark.files import write_atomically
 from batchmark.frameworks import installed_version
 from batchmark.machine import Fingerprint, fingerprint
 from batchmark.results import Calibration, Peak
@@ -81,12 +82,7 @@ def calibrate(machine: Fingerprint | None = None) -> Calibration:
 
 
 def _store(calibration: Calibration) -> None:
-    directory = cache_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(calibration.model_dump_json(indent=2))
-    os.replace(temporary, directory / f"{calibration.fingerprint}.json")
+    write_atomically(cache_directory() / f"{calibration.fingerprint}.json", calibration.model_dump_json(indent=2))
 
 
 def cached_or_calibrate(machine: Fingerprint | None = None) -> tuple[Calibration, bool]:

@@ -57,7 +57,7 @@ def check_plan(plan: Plan) -> None:
                          f"Allowed there: {', '.join(allowed)}.")
     if plan.framework in KERAS_FRAMEWORKS and not plan.channels_last:
         raise UsageError(f"plan switch channels_last=false: batchmark's Keras models are NHWC only "
-                         f"(Keras's default, and all TensorFlow's CPU convolutions accept).")
+                         "(Keras's default, and all TensorFlow's CPU convolutions accept).")
 
 
 def _parse_bool(key: str, value: str) -> bool:

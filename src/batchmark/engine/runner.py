@@ -23,7 +23,7 @@ from typing import Callable, Protocol, Sequence
 
 from batchmark.version import __version__
 from batchmark.errors import Interrupted, UsageError
-from batchmark.plans import DeviceSupport, Plan
+from batchmark.plans import PlanSource, DeviceSupport, Plan
 from batchmark.engine.plan import PlanRequest, baseline, check_plan
 from batchmark.engine.profiles import Profile
 from batchmark.engine.stats import stability_warnings, summarize
@@ -46,7 +46,7 @@ class Job:
     plan: Plan
     batch_size: int
     image_size: int
-    plan_source: str | None = None  # "static" or "tuned" for the named plans, None for explicit switches
+    plan_source: PlanSource | None = None  # None for plans named switch by switch
 
 
 @dataclass

@@ -11,7 +11,7 @@ kind and a one-line reason; the traceback goes to stderr, which the parent keeps
 from __future__ import annotations
 
 import importlib
-import os
+
 import sys
 import time
 import traceback
@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from batchmark.files import write_atomically
 from batchmark.errors import Unsupported
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.timing import StopRule, measure
@@ -62,9 +63,7 @@ def classify(error: BaseException) -> Failure:
 
 
 def write_reply(path: str, reply: WorkerReply) -> None:
-    temporary = Path(f"{path}.tmp")
-    temporary.write_text(reply.model_dump_json())
-    os.replace(temporary, path)
+    write_atomically(Path(path), reply.model_dump_json())
 
 
 def run(spec: RunSpec) -> WorkerOutput:

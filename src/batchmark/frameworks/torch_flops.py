@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
+
 from pathlib import Path
 
 import platformdirs
@@ -22,6 +22,7 @@ import torch
 from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
+from batchmark.files import write_atomically
 from batchmark.workloads.torch.task import backward
 
 aten = torch.ops.aten
@@ -89,8 +90,5 @@ def cached_flops_per_sample(factory, task, image_size: int) -> tuple[float, floa
         return tuple(known[key])
     counted = count_flops(factory, image_size)
     known[key] = counted
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cache.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(known))
-    os.replace(temporary, cache)  # two workers writing at once: the last complete file wins
+    write_atomically(cache, json.dumps(known))  # two workers writing at once: the last complete file wins
     return counted

@@ -7,8 +7,8 @@ through Jinja2 with autoescaping on; only our own CSS, plotly.js and Plotly's es
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -20,6 +20,7 @@ import plotly.io
 from markupsafe import Markup
 
 from batchmark import wording
+from batchmark.files import write_atomically
 from batchmark.machine import Fingerprint
 from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
 from batchmark.report.tones import css_class, said
@@ -236,16 +237,6 @@ def render_report(runs: list[ResultsFile], title: str | None = None) -> str:
 
 def write_report(runs: list[ResultsFile], path: Path, title: str | None = None) -> Path:
     """Atomically, like the results files: a browser reloading mid-write never sees half a report."""
-    page = render_report(runs, title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep a report meant for sharing private
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # 0644: mkstemp's 0600 would keep a report meant for sharing private.
+    path = write_atomically(Path(path), render_report(runs, title), mode=0o644)
     return path

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 from pydantic import BaseModel, Field, ValidationError
 
+from batchmark.files import write_atomically
 from batchmark.plans import Plan
+from batchmark.tune.search import CandidateVerdict
 
 
 class TuneKey(BaseModel):
@@ -33,7 +33,7 @@ class TuneKey(BaseModel):
 class CandidateSummary(BaseModel):
     plan: Plan
     stage: str
-    verdict: str
+    verdict: CandidateVerdict
     reason: str
     median_seconds: float | None
     steps: int
@@ -66,11 +66,4 @@ def load(key: TuneKey) -> TunedPlan | None:
 
 
 def store(tuned: TunedPlan) -> Path:
-    folder = directory()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{tuned.key.digest()}.json"
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(tuned.model_dump_json(indent=2))
-    os.replace(temporary, path)
-    return path
+    return write_atomically(directory() / f"{tuned.key.digest()}.json", tuned.model_dump_json(indent=2))

@@ -21,7 +21,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Literal, Protocol
 
 from batchmark.plans import Plan
 from batchmark.errors import TuneFailed
@@ -51,12 +51,17 @@ class Measure(Protocol):
     def __call__(self, plan: Plan, rule: StopRule, timeout: float | None, final: bool) -> Trial: ...
 
 
+# "measured" is a candidate still in the running; the search ends with every one chosen, rejected, failed or
+# not tried (the budget ran out before it).
+CandidateVerdict = Literal["chosen", "rejected", "failed", "not tried", "measured"]
+
+
 @dataclass
 class Candidate:
     plan: Plan
     stage: str  # "eager", "compile" or "standard"
     trials: list[Trial] = field(default_factory=list)
-    verdict: str = "measured"  # "chosen", "rejected", "failed", "not tried", "measured"
+    verdict: CandidateVerdict = "measured"
     reason: str = ""
 
     @property
