@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from batchmark.accelerate import accelerate, model_key
+from batchmark.acceleration import accelerate, model_key
 from batchmark.plans import Plan
 from batchmark.tune import cache
 from batchmark.tune.search import SearchSettings

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from batchmark.compare import JSON_FORMAT, CompareError, compare_runs
+from batchmark.compare import JSON_FORMAT, CompareError, compare_results
 from batchmark.cli.render_compare import print_comparison
 from batchmark.results import Failure, ResultsFile, Row, WorkerOutput
 
@@ -50,7 +50,7 @@ def run(rows: list[Row], run_id: str = "a", profile: str = "standard", **machine
 
 
 def compare_one(row_a: Row, row_b: Row, **options):
-    comparison = compare_runs(run([row_a]), run([row_b], run_id="b"), **options)
+    comparison = compare_results(run([row_a]), run([row_b], run_id="b"), **options)
     assert len(comparison.pairs) == 1
     return comparison, comparison.pairs[0]
 
@@ -114,7 +114,7 @@ def test_a_failed_row_is_reported_with_its_reason():
 
 
 def test_a_different_framework_version_and_machine_are_warnings():
-    comparison = compare_runs(run([row(steps(1.0))]),
+    comparison = compare_results(run([row(steps(1.0))]),
                               run([row(steps(1.0, seed=2), version="2.14.0")], run_id="b", hostname="box-b",
                                   python="3.12.1", profile="quick"))
     messages = [warning.message for warning in comparison.warnings]
@@ -128,19 +128,19 @@ def test_a_different_framework_version_and_machine_are_warnings():
 
 
 def test_the_same_machine_gives_no_warnings():
-    assert compare_runs(run([row(steps(1.0))]), run([row(steps(1.0, seed=2))], run_id="b")).warnings == []
+    assert compare_results(run([row(steps(1.0))]), run([row(steps(1.0, seed=2))], run_id="b")).warnings == []
 
 
 def test_geomean_is_the_root_of_the_product_of_ratios():
     rows_a = [row(steps(1.0), workload="resnet"), row(steps(2.0), workload="vit")]
     rows_b = [row(steps(1.3, seed=2), workload="resnet"), row(steps(1.6, seed=3), workload="vit")]
-    comparison = compare_runs(run(rows_a), run(rows_b, run_id="b"))
+    comparison = compare_results(run(rows_a), run(rows_b, run_id="b"))
     first, second = (pair.ratio for pair in comparison.pairs)
     assert comparison.geomean_ratio == pytest.approx(math.sqrt(first * second))
 
 
 def test_rows_only_in_one_run_are_unmatched():
-    comparison = compare_runs(run([row(steps(1.0), workload="resnet"), row(steps(1.0), workload="vit")]),
+    comparison = compare_results(run([row(steps(1.0), workload="resnet"), row(steps(1.0), workload="vit")]),
                               run([row(steps(1.0), workload="resnet"), row(steps(1.0), workload="unet")], run_id="b"))
     assert [pair.workload for pair in comparison.pairs] == ["resnet"]
     assert [key.workload for key in comparison.unmatched_a] == ["vit"]
@@ -149,7 +149,7 @@ def test_rows_only_in_one_run_are_unmatched():
 
 def test_two_plans_of_one_run_pair_by_workload_and_framework():
     one_run = run([row(steps(1.0)), row(steps(1.3, seed=2), plan="baseline,threads=1", threads=1)])
-    comparison = compare_runs(one_run, one_run, plans=("baseline", "baseline,threads=1"))
+    comparison = compare_results(one_run, one_run, plans=("baseline", "baseline,threads=1"))
     (pair,) = comparison.pairs
     assert (pair.plan_a, pair.plan_b) == ("baseline", "baseline,threads=1")
     assert pair.plan_differences == {"threads": (None, 1)}
@@ -160,13 +160,13 @@ def test_two_plans_of_one_run_pair_by_workload_and_framework():
 def test_a_plan_label_not_in_the_run_names_the_labels_it_has():
     one_run = run([row(steps(1.0)), row(steps(1.0), plan="accelerated")])
     with pytest.raises(CompareError, match="plan 'fast' is not in run a; its plans: baseline, accelerated"):
-        compare_runs(one_run, one_run, plans=("baseline", "fast"))
+        compare_results(one_run, one_run, plans=("baseline", "fast"))
 
 
 @pytest.mark.parametrize("threshold", [0, -0.05, float("nan")])
 def test_the_threshold_must_be_a_positive_fraction(threshold):
     with pytest.raises(CompareError, match="positive fraction"):
-        compare_runs(run([]), run([]), threshold=threshold)
+        compare_results(run([]), run([]), threshold=threshold)
 
 
 def test_the_same_seed_gives_the_same_ci():
@@ -179,7 +179,7 @@ def test_the_same_seed_gives_the_same_ci():
 
 
 def test_json_has_exactly_the_documented_keys_and_survives_json():
-    comparison = compare_runs(run([row(steps(1.0)), row(steps(1.0), workload="vit")]),
+    comparison = compare_results(run([row(steps(1.0)), row(steps(1.0), workload="vit")]),
                               run([row(steps(1.3, seed=2), threads=1), row(steps(1.0), workload="unet")],
                                   run_id="b", hostname="box-b"))
     data = comparison.to_json()
@@ -205,7 +205,7 @@ def test_the_terminal_shows_verdicts_and_bracketed_plan_labels_intact():
               row(steps(0.7, seed=2), workload="vit", plan="[jax] threads=1"),
               row(steps(1.0, seed=2), workload="unet", plan="[jax] threads=1"),
               row(steps(1.0, seed=2), workload="gan", plan="[jax] threads=1", batch_size=16)]
-    comparison = compare_runs(run(rows_a), run(rows_b, run_id="b", hostname="box-b"),
+    comparison = compare_results(run(rows_a), run(rows_b, run_id="b", hostname="box-b"),
                               plans=("baseline", "[jax] threads=1"))
     console = Console(file=io.StringIO(), width=200, color_system=None)
     print_comparison(comparison, console)

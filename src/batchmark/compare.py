@@ -142,7 +142,7 @@ class Comparison(BaseModel):
         return {"format": FORMAT, "format_version": FORMAT_VERSION, **self.model_dump(mode="json")}
 
 
-def compare_runs(run_a: ResultsFile, run_b: ResultsFile, threshold: float = DEFAULT_THRESHOLD,
+def compare_results(run_a: ResultsFile, run_b: ResultsFile, threshold: float = DEFAULT_THRESHOLD,
                  plans: tuple[str, str] | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
                  seed: int = BOOTSTRAP_SEED) -> Comparison:
     """Rows pair by (workload, framework, plan label); with `plans=(label_a, label_b)`, A's rows of label_a

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from batchmark.compare import DEFAULT_THRESHOLD, Comparison, compare_runs
+from batchmark.compare import DEFAULT_THRESHOLD, Comparison, compare_results
 from batchmark.errors import ResultsFormatError, StoreError, UsageError
 from batchmark.results import ResultsFile, load_results
 from batchmark.store import History, StoredRun, open_history
@@ -59,20 +59,20 @@ def export_run(reference: str, output: Path, database: str | None = None) -> Res
     return results
 
 
-def compare(run_a: str | ResultsFile, run_b: str | ResultsFile, threshold: float = DEFAULT_THRESHOLD,
+def compare_runs(run_a: str | ResultsFile, run_b: str | ResultsFile, threshold: float = DEFAULT_THRESHOLD,
             plans: tuple[str, str] | None = None, database: str | None = None) -> Comparison:
     """Run B against run A (references into the history, or loaded results): per row the ratio of medians B/A
     with a bootstrap CI and a verdict. Raises UsageError when no pair of rows can be compared."""
     history = None if isinstance(run_a, ResultsFile) and isinstance(run_b, ResultsFile) else open_history(database)
     results_a = run_a if isinstance(run_a, ResultsFile) else load_run(run_a, history=history)
     results_b = run_b if isinstance(run_b, ResultsFile) else load_run(run_b, history=history)
-    return compare_runs(results_a, results_b, threshold=threshold, plans=plans)
+    return compare_results(results_a, results_b, threshold=threshold, plans=plans)
 
 
-def report(runs: Sequence[str | ResultsFile], output: Path, title: str | None = None,
+def write_report(runs: Sequence[str | ResultsFile], output: Path, title: str | None = None,
            database: str | None = None) -> Path:
     """A self-contained HTML report of one run or several side by side; returns where it was written."""
-    from batchmark.report import write_report  # Plotly and Jinja2: only when a report is written
+    from batchmark.report import write_report as render_to  # Plotly and Jinja2: only when a report is written
 
     history = None if all(isinstance(run, ResultsFile) for run in runs) else open_history(database)
     loaded, seen = [], set()
@@ -83,6 +83,6 @@ def report(runs: Sequence[str | ResultsFile], output: Path, title: str | None = 
             seen.add(run)
             loaded.append(load_run(run, history=history))
     try:
-        return write_report(loaded, Path(output), title=title)
+        return render_to(loaded, Path(output), title=title)
     except OSError as error:
         raise UsageError(f"--output {output}: cannot write: {error.strerror}") from None

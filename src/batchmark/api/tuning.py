@@ -68,7 +68,7 @@ def search_settings(budget: str, loss_tolerance: float) -> SearchSettings:
                           loss_tolerance=loss_tolerance)
 
 
-def tune(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = ("torch",),
+def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = ("torch",),
          batch_size: int | None = None, image_size: int | None = None, budget: str = "3x",
          loss_tolerance: float = 0.05, force: bool = False, seed: int = 0,
          events: Events | None = None) -> list[TuneOutcome]:
@@ -139,7 +139,7 @@ def tune_user_model(reference: str, settings: SearchSettings, force: bool, seed:
             "reference": reference, "force": force, "seed": seed, "loss_tolerance": settings.loss_tolerance,
             "budget_factor": settings.budget_factor, "budget_seconds": settings.budget_seconds,
         }))
-        with subprocess.Popen([sys.executable, "-m", "batchmark.accelerate.factory", str(spec), str(reply)],
+        with subprocess.Popen([sys.executable, "-m", "batchmark.acceleration.factory", str(spec), str(reply)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
             for line in child.stdout:
                 events.say(f"  {line.rstrip()}")

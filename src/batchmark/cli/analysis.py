@@ -51,7 +51,7 @@ def compare(
 ) -> None:
     """Run B against run A: the ratio of medians B/A per row with a bootstrap CI, a verdict, and the geomean.
     Exits 1 when a row is significantly slower in B, so CI can gate on it."""
-    from batchmark.api.runs import compare as compare_runs
+    from batchmark.api.runs import compare_runs
     from batchmark.cli.render_compare import print_comparison
 
     pair_labels = parse_plan_pair(plans)
@@ -77,7 +77,7 @@ def report(
     database: DatabaseOption = None,
 ) -> None:
     """A self-contained HTML report (it opens offline): the seed article's charts, machine cards, every row."""
-    from batchmark.api.runs import report as write_report
+    from batchmark.api.runs import write_report
 
     path = write_report(runs or ["latest"], output, title=title, database=database)
     say(f"report: {path.resolve()}")

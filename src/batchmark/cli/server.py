@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from batchmark.cli.app import BatchmarkTyper, DatabaseOption, RunArgument, app, console, say
-from batchmark.api.submit import SERVER_EXTRA
+from batchmark.api.upload import SERVER_EXTRA
 from batchmark.errors import UsageError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -106,7 +106,7 @@ def submit(
     database: DatabaseOption = None,
 ) -> None:
     """Upload one run from your history to a leaderboard server: its fingerprint, rows and raw samples."""
-    from batchmark.api.submit import submit as send
+    from batchmark.api.upload import submit as send
 
     sent = send(run, server, token, timeout=timeout, database=database)
     stored = "submitted" if sent.stored else "already on the server (nothing new stored):"

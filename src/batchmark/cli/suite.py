@@ -19,7 +19,7 @@ from batchmark.errors import EXIT_FAILED, EXIT_INTERRUPTED
 @app.command("list")
 def list_command() -> None:
     """The workloads, frameworks, plans and devices available here."""
-    from batchmark.api.inventory import inventory
+    from batchmark.api.availability import inventory
 
     found = inventory()
     workloads = Table(title="Workloads")
@@ -60,7 +60,7 @@ def list_command() -> None:
 @app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerprint as JSON.")] = False) -> None:
     """This machine's fingerprint: CPU, cores, memory, GPUs, OS, framework versions."""
-    from batchmark.api.inventory import machine_info
+    from batchmark.api.availability import machine_info
 
     machine, frameworks = machine_info()
     if as_json:

@@ -43,7 +43,7 @@ def tune(
     seed: Annotated[int, typer.Option(help="Seed of the weights and the synthetic data.")] = 0,
 ) -> None:
     """Find the fastest plan for each workload here by measuring it; cache it for `run --plan tuned`."""
-    from batchmark.api.tuning import tune as tune_workloads
+    from batchmark.api.tuning import tune_workloads
     from batchmark.cli.progress import ProgressEvents
 
     outcomes = tune_workloads(workloads, split_list(framework), batch_size=batch_size, image_size=image_size,

@@ -1,6 +1,6 @@
-"""Tuning a user's own PyTorch model in a process of its own: `python -m batchmark.accelerate.factory SPEC REPLY`.
+"""Tuning a user's own PyTorch model in a process of its own: `python -m batchmark.acceleration.factory SPEC REPLY`.
 
-`batchmark.tune("module:function")` writes SPEC (the reference and every tuning setting) and reads REPLY (the
+`batchmark.tune_workloads(["module:function"])` writes SPEC (the reference and every tuning setting) and reads REPLY (the
 tuned plan, or a one-line failure). The factory takes no arguments and returns (model, loss_fn, example_batch)
 or (model, loss_fn, example_batch, optimizer); without an optimizer, Adam with lr 1e-3 is used, as in
 batchmark's workloads. The plan is found by accelerate() and cached under the model's key, so that
@@ -33,7 +33,7 @@ def load_factory(reference: str):
 def tune_factory(spec: dict) -> dict:
     import torch
 
-    from batchmark.accelerate import accelerate, model_key
+    from batchmark.acceleration import accelerate, model_key
     from batchmark.tune import cache
     from batchmark.tune.search import SearchSettings
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Literal, Sequence
 
 import torch
 
-from batchmark.accelerate.trial import PlanStep, in_process_measure, model_has_convolutions
+from batchmark.acceleration.trial import PlanStep, in_process_measure, model_has_convolutions
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.plan import baseline
 from batchmark.tune import cache
