@@ -23,7 +23,9 @@ CPU_FLAGS_OF_INTEREST = (
     "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
     "asimd", "sve", "bf16",
 )
-FRAMEWORK_DISTRIBUTIONS = ("torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib")
+# The distributions whose versions the fingerprint records: each framework's (batchmark.frameworks registers
+# them when it is imported, as every caller of fingerprint() has it).
+RECORDED_DISTRIBUTIONS: list[str] = []
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
 
@@ -135,9 +137,13 @@ def apple_gpu() -> list[GpuFingerprint]:
     return []
 
 
+def record_versions_of(*distributions: str) -> None:
+    RECORDED_DISTRIBUTIONS.extend(name for name in distributions if name not in RECORDED_DISTRIBUTIONS)
+
+
 def framework_versions() -> dict[str, str | None]:
     versions = {}
-    for name in FRAMEWORK_DISTRIBUTIONS:
+    for name in RECORDED_DISTRIBUTIONS:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

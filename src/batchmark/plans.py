@@ -1,7 +1,9 @@
 """A plan is every switch that can change how fast one training step goes; this module says which exist.
 
 Resolving a named plan (baseline, accelerated, tuned) against a machine is the engine's work
-(`batchmark.engine.plan`); here is only the vocabulary every layer shares.
+(`batchmark.engine.plan`), and which compile modes a framework has is its record's (`batchmark.frameworks`);
+here is only the vocabulary every layer shares. `compile` is "off" (eager PyTorch, a plain tf.function graph),
+a torch.compile mode, or "xla" (jit_compile=True on TensorFlow, jax.jit on JAX).
 """
 
 from __future__ import annotations
@@ -14,15 +16,6 @@ from batchmark.errors import Unsupported
 
 DEVICES = ("cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
-# What each framework's compile switch accepts. "off" is eager PyTorch or a plain tf.function graph; the
-# others are torch.compile modes, and "xla" is XLA (jit_compile=True on TensorFlow, jax.jit on JAX).
-COMPILE_MODES_BY_FRAMEWORK = {
-    "torch": ("off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
-    "tensorflow": ("off", "xla"),
-    "jax": ("xla",),  # JAX has no graph mode without XLA: Keras's JAX trainer always jits
-}
-COMPILE_MODES = tuple(dict.fromkeys(mode for modes in COMPILE_MODES_BY_FRAMEWORK.values() for mode in modes))
-KERAS_FRAMEWORKS = ("tensorflow", "jax")  # Keras 3 backends: NHWC models, Keras's own compile defaults
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
 # Where a named plan came from: "static" (every switch the device supports, assumed rather than measured) or
 # "tuned" (measured fastest by `batchmark tune` on this machine). Plans named switch by switch have none.

@@ -13,23 +13,23 @@ import dataclasses
 from dataclasses import dataclass
 
 from batchmark.errors import UnknownNameError, UsageError, unknown
-from batchmark.plans import (COMPILE_MODES, COMPILE_MODES_BY_FRAMEWORK, DEVICES, KERAS_FRAMEWORKS, PRECISIONS, SWITCHES,
-                             DeviceSupport, Plan)
+from batchmark.frameworks import COMPILE_MODES, get_framework
+from batchmark.plans import DEVICES, PRECISIONS, SWITCHES, DeviceSupport, Plan
 
-# What "compiled" means in the accelerated plan.
-COMPILED = {"torch": "default", "tensorflow": "xla", "jax": "xla"}
 PLAN_NAMES = ("baseline", "accelerated", "tuned")
 
 
 def baseline(framework: str, device: DeviceSupport) -> Plan:
     """The plain framework as a user gets it, with `device` the best one it can use here."""
-    if framework in KERAS_FRAMEWORKS:
-        # Keras places arrays on the backend's default device (a GPU when there is one), is NHWC, and
-        # model.compile's jit_compile="auto" means XLA always on JAX but on TensorFlow only when a GPU exists
-        # that XLA supports (not Apple's Metal plugin).
-        compile = "xla" if framework == "jax" or (device.name != "cpu" and device.compile) else "off"
-        return Plan(framework=framework, device=device.name, compile=compile, channels_last=True)
-    return Plan(framework=framework)  # PyTorch: eager, NCHW, tensors on the CPU until moved
+    record = get_framework(framework)
+    if not record.nhwc_only:
+        return Plan(framework=framework)  # PyTorch: eager, NCHW, tensors on the CPU until moved
+    # Keras places arrays on the backend's default device (a GPU when there is one) and is NHWC; its
+    # compile default depends on the device (jit_compile="auto": XLA on TensorFlow only on a GPU that XLA
+    # supports, not Apple's Metal plugin).
+    accelerator = device.name != "cpu" and device.compile
+    compile = record.plain_compile_on_accelerator if accelerator else record.plain_compile
+    return Plan(framework=framework, device=device.name, compile=compile, channels_last=True)
 
 
 def accelerated(framework: str, device: DeviceSupport) -> Plan:
@@ -44,19 +44,19 @@ def accelerated(framework: str, device: DeviceSupport) -> Plan:
         framework=framework,
         device=device.name,
         precision=precision,
-        compile=COMPILED[framework] if device.compile else baseline(framework, device).compile,
+        compile=get_framework(framework).compiled if device.compile else baseline(framework, device).compile,
         channels_last=True,
     )
 
 
 def check_plan(plan: Plan) -> None:
     """Switches a framework has no meaning for are a usage error, found before any worker starts."""
-    allowed = COMPILE_MODES_BY_FRAMEWORK[plan.framework]
-    if plan.compile not in allowed:
+    record = get_framework(plan.framework)
+    if plan.compile not in record.compile_modes:
         raise UsageError(f"plan switch compile={plan.compile} does not exist in {plan.framework}. "
-                         f"Allowed there: {', '.join(allowed)}.")
-    if plan.framework in KERAS_FRAMEWORKS and not plan.channels_last:
-        raise UsageError(f"plan switch channels_last=false: batchmark's Keras models are NHWC only "
+                         f"Allowed there: {', '.join(record.compile_modes)}.")
+    if record.nhwc_only and not plan.channels_last:
+        raise UsageError("plan switch channels_last=false: batchmark's Keras models are NHWC only "
                          "(Keras's default, and all TensorFlow's CPU convolutions accept).")
 
 

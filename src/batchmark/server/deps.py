@@ -7,13 +7,14 @@ from typing import Annotated, Literal, Optional
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from batchmark.frameworks import FRAMEWORKS
 from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.server.queries import Filters
 from batchmark.server.ratelimit import retry_after
 from batchmark.server.settings import ServerSettings
 from batchmark.store import History
 from batchmark.store.tokens import TokenInfo, authenticate
-from batchmark.workloads.registry import FRAMEWORK_FAMILIES
+
 
 bearer = HTTPBearer(auto_error=False, description="An upload token, as `batchmark token create` prints it.")
 
@@ -33,7 +34,7 @@ SizeQuery = Annotated[Optional[int], Query(ge=1, le=2**31 - 1, description="Defa
 
 def get_filters(
     request: Request,
-    framework: Annotated[Optional[Literal[tuple(FRAMEWORK_FAMILIES)]], Query(description="Only this framework.")] = None,
+    framework: Annotated[Optional[Literal[tuple(FRAMEWORKS)]], Query(description="Only this framework.")] = None,
     device: Annotated[Optional[Literal[DEVICES]], Query(description="Only this device kind.")] = None,
     precision: Annotated[Optional[Literal[PRECISIONS]], Query(description="Only this precision.")] = None,
     include_unverified: Annotated[Optional[bool], Query(

@@ -16,10 +16,11 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from batchmark.plans import COMPILE_MODES, DEVICES, PRECISIONS
+from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
+from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
 from batchmark.store.tables import Machine, Result, Run
-from batchmark.workloads.registry import FRAMEWORK_FAMILIES
+
 
 SOURCE = "request body"
 INT32 = 2**31 - 1
@@ -37,7 +38,7 @@ class SubmittedPlan(BaseModel):
     """Every switch of batchmark.engine.plan.Plan, each one a value batchmark knows."""
 
     model_config = ConfigDict(extra="forbid")
-    framework: Literal[tuple(FRAMEWORK_FAMILIES)]
+    framework: Literal[tuple(FRAMEWORKS)]
     device: Literal[DEVICES]
     precision: Literal[PRECISIONS]
     compile: Literal[COMPILE_MODES]

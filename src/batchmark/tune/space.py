@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.plan import baseline
+from batchmark.frameworks import get_framework
 from batchmark.results import Calibration
 
 # Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.
 REDUCED_PRECISIONS = {"cpu": ("bf16",), "cuda": ("bf16", "fp16", "tf32"), "mps": ("fp16",)}
-COMPILE_CHOICES = {"torch": ("default", "max-autotune"), "tensorflow": ("xla",), "jax": ()}
 
 
 @dataclass
@@ -62,29 +62,29 @@ def search_space(framework: str, devices: dict[str, DeviceSupport], calibration:
     plain = baseline(framework, default_device)
     pruned: list[tuple[str, str]] = []
     eager, references = [plain], []
-    keras = framework != "torch"
+    record = get_framework(framework)
     for name in ("cuda", "mps", "cpu"):
         if name not in devices:
             continue
         device = devices[name]
         reference = dataclasses.replace(baseline(framework, device), device=name)
         references.append(reference)
-        layouts = (True,) if keras else (False, True)  # Keras models are NHWC only
+        layouts = (True,) if record.nhwc_only else (False, True)
         eager += [dataclasses.replace(reference, channels_last=layout) for layout in layouts]
         for precision in REDUCED_PRECISIONS[name]:
-            if precision == "tf32" and keras:
-                continue  # TensorFlow's and JAX's tf32 switch is global; batchmark's Keras plans keep fp32 exact
+            if precision == "tf32" and not record.tf32_switch:
+                continue
             if precision_is_fast(device, precision, calibration, pruned):
                 eager += [dataclasses.replace(reference, precision=precision, channels_last=layout)
                           for layout in layouts]
         if name == "cpu":
-            if logical_cores > physical_cores and framework != "jax":
+            if logical_cores > physical_cores and record.threads_switch:
                 eager.append(dataclasses.replace(reference, channels_last=True, threads=logical_cores))
             else:
                 pruned.append(("threads", f"the framework's default already uses all {physical_cores} cores, "
                                           f"and fewer threads were 1.5-1.8x slower when measured on such a CPU"))
     compile_modes = []
-    for mode in COMPILE_CHOICES[framework]:
+    for mode in record.tuner_compile_modes:
         if not any(device.compile for device in devices.values()):
             pruned.append((f"compile={mode}", "no compiler toolchain here"))
         elif mode == "max-autotune" and "cuda" not in devices:
@@ -93,8 +93,9 @@ def search_space(framework: str, devices: dict[str, DeviceSupport], calibration:
                                                    "`batchmark run --plan compile=max-autotune`"))
         else:
             compile_modes.append(mode)
-    if framework == "jax":
-        pruned.append(("compile", "JAX always compiles with XLA: there is no eager plan to compare"))
+    if "off" not in record.compile_modes:
+        pruned.append(("compile", f"{framework} always compiles ({', '.join(record.compile_modes)}): there is no "
+                                  f"eager plan to compare"))
     eager = list(dict.fromkeys(eager))  # the baseline is also a device's fp32 plan
     return SearchSpace(baseline=plain, eager=eager, references=references, compile_modes=compile_modes,
                        pruned=pruned)

@@ -14,13 +14,14 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from batchmark import wording
+from batchmark.frameworks import FRAMEWORKS
 from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.report.charts import batch_text, build_figures, samples_per_second_text, seconds_figure
 from batchmark.report.page import PLOT_CONFIG, figure_json, format_time, machine_facts, plan_switches, table_rows
 from batchmark.report.tones import css_class
 from batchmark.server import queries, views
 from batchmark.server.deps import FiltersDep, HistoryDep, SizeQuery
-from batchmark.workloads.registry import FRAMEWORK_FAMILIES, get_workload, workload_names
+from batchmark.workloads.registry import get_workload, workload_names
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 HTML = {"content": {"text/html": {}}, "description": "An HTML page."}
@@ -35,7 +36,7 @@ class PageNotFound(Exception):
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("batchmark.server", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(frameworks=list(FRAMEWORK_FAMILIES), devices=DEVICES, precisions=PRECISIONS,
+    env.globals.update(frameworks=list(FRAMEWORKS), devices=DEVICES, precisions=PRECISIONS,
                        workloads=workload_names(), batch_text=batch_text, human_bytes=wording.human_bytes,
                        format_time=format_time, plan_switches=plan_switches, exact=exact, seconds=seconds,
                        rate=samples_per_second_text, percent=percent, flops=wording.flops_per_second,
