@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from batchmark.results import Calibration, ResultsFile, apply_peaks
-from batchmark.server.schemas import LeaderboardEntry, MachineSummary, RunSummary
+from batchmark.server.schemas import LeaderboardEntry, MachineSummary, RunListing
 from batchmark.store import History, StoreError
 from batchmark.store import convert
 from batchmark.store.tables import Machine, Result, Run, Submission
@@ -163,8 +163,8 @@ def charted_runs(history: History, entries: list[Entry], label_by_machine: bool 
     return list(runs.values())
 
 
-def listing(run: Run, submission: Submission) -> RunSummary:
-    return RunSummary(run_id=run.run_id, machine=machine_key(run.machine), hostname=run.machine.hostname,
+def listing(run: Run, submission: Submission) -> RunListing:
+    return RunListing(run_id=run.run_id, machine=machine_key(run.machine), hostname=run.machine.hostname,
                       started_at=convert.format_time(run.started_at),
                       submitted_at=convert.format_time(submission.submitted_at), verified=submission.verified,
                       reasons=submission.reasons, profile=run.profile, rows=len(run.results),
@@ -174,7 +174,7 @@ def listing(run: Run, submission: Submission) -> RunSummary:
 
 
 def submitted_runs(history: History, machine_id: int | None = None, limit: int = 50,
-                   offset: int = 0) -> list[RunSummary]:
+                   offset: int = 0) -> list[RunListing]:
     query = (select(Run, Submission).join(Submission, Submission.run_pk == Run.id)
              .options(selectinload(Run.results), selectinload(Run.machine))
              .order_by(Submission.submitted_at.desc(), Run.id.desc()).limit(limit).offset(offset))

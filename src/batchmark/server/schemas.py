@@ -72,7 +72,7 @@ class WorkloadSummary(Public):
     machines: int
 
 
-class RunSummary(Public):
+class RunListing(Public):
     run_id: str
     machine: str
     hostname: str
@@ -101,7 +101,7 @@ class MachineSummary(Public):
 class MachineDetail(Public):
     machine: MachineSummary
     fingerprint: Fingerprint  # of its latest submitted run
-    runs: list[RunSummary]
+    runs: list[RunListing]
     best: list[LeaderboardEntry]  # its best row per workload and size, with % of its measured peak
 
 
@@ -122,7 +122,7 @@ class ComparedPair(Public):
     ratio: float  # b's median ÷ a's median: below 1, b is faster
 
 
-class Comparison(Public):
+class MachineComparison(Public):
     a: MachineSummary
     b: MachineSummary
     pairs: list[ComparedPair]

@@ -10,7 +10,7 @@ from fastapi import HTTPException
 
 from batchmark.server import queries
 from batchmark.server.queries import Filters
-from batchmark.server.schemas import (ComparedPair, Comparison, Leaderboard, LeaderboardEntry, MachineDetail,
+from batchmark.server.schemas import (ComparedPair, MachineComparison, Leaderboard, LeaderboardEntry, MachineDetail,
                                       MachineSummary, RunDetail, Size, WorkloadSummary)
 from batchmark.store import History, convert
 from batchmark.workloads.registry import get_workload, workload_names
@@ -68,12 +68,12 @@ def workload_summaries(history: History, filters: Filters) -> list[WorkloadSumma
                             machines=counts.get(name, 0)) for name in workload_names()]
 
 
-def comparison(history: History, a: str, b: str, filters: Filters) -> tuple[Comparison, list[queries.Entry]]:
+def comparison(history: History, a: str, b: str, filters: Filters) -> tuple[MachineComparison, list[queries.Entry]]:
     """Machine b against machine a, and both sides' entries (what the page's chart loads)."""
     machine_a, _ = find(history, a)
     machine_b, _ = find(history, b)
     pairs = queries.compare_machines(history, machine_a, machine_b, filters)
-    compared = Comparison(a=public(machine_a), b=public(machine_b),
+    compared = MachineComparison(a=public(machine_a), b=public(machine_b),
                           pairs=[ComparedPair(workload=entry_a.workload, batch_size=entry_a.batch_size,
                                               image_size=entry_a.image_size, a=ranked([entry_a])[0],
                                               b=ranked([entry_b])[0], ratio=entry_b.median / entry_a.median)

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from batchmark.server import queries, views
 from batchmark.server.deps import HistoryDep
-from batchmark.server.schemas import RunDetail, RunSummary
+from batchmark.server.schemas import RunDetail, RunListing
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
 
-@router.get("/runs", response_model=list[RunSummary])
+@router.get("/runs", response_model=list[RunListing])
 def list_runs(history: HistoryDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-              offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[RunSummary]:
+              offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[RunListing]:
     """Submitted runs, the most recently submitted first."""
     return queries.submitted_runs(history, limit=limit, offset=offset)
 
