@@ -8,20 +8,8 @@ from rich.console import Console
 
 from batchmark.compare import JSON_FORMAT, CompareError, compare_results
 from batchmark.cli.render_compare import print_comparison
-from batchmark.results import Failure, ResultsFile, Row, WorkerOutput
-
-MACHINE = {
-    "hostname": "box-a",
-    "cpu": {"model": "Xeon", "arch": "x86_64", "flags": ["avx2"], "physical_cores": 2, "logical_cores": 4,
-            "usable_cores": 4},
-    "memory_bytes": 16 * 2**30,
-    "gpus": [],
-    "os": {"system": "Linux", "release": "6.1", "platform": "Linux-6.1"},
-    "python": "3.11.2",
-    "frameworks": {"torch": "2.13.0"},
-    "batchmark": "0.1.0",
-}
-
+from batchmark.results import ResultsFile, Row
+from tests import sample_runs
 
 def steps(center: float, spread: float = 0.01, n: int = 30, seed: int = 1) -> list[float]:
     """Step times around `center` with relative noise `spread`, the same every time for a seed."""
@@ -31,22 +19,18 @@ def steps(center: float, spread: float = 0.01, n: int = 30, seed: int = 1) -> li
 def row(samples: list[float] | None, workload: str = "resnet", framework: str = "torch", plan: str = "baseline",
         *, batch_size: int = 32, image_size: int = 224, flops: float = 4e9, version: str = "2.13.0",
         failed: bool = False, **switches) -> Row:
-    plan_dict = {"framework": framework, "device": "cpu", "precision": "fp32", "compile": "off",
-                 "channels_last": False, "threads": None, **switches}
-    common = dict(workload=workload, framework=framework, plan_label=plan, plan=plan_dict, batch_size=batch_size,
-                  image_size=image_size)
+    """A row of sample_runs' one builder, with what these tests vary in front: forward FLOPs, the version."""
+    made = sample_runs.make_plan(framework, channels_last=False, **switches)
     if failed:
-        return Row(status="failed", failure=Failure(kind="oom", message="out of memory"), **common)
-    measured = WorkerOutput(setup_seconds=1.0, warmup_seconds=[2.0], step_seconds=samples, losses=[1.0] * len(samples),
-                            peak_memory_bytes=None, memory_kind="process peak RSS", forward_flops_per_sample=flops,
-                            train_flops_per_sample=3 * flops, device_name="cpu", framework_version=version,
-                            threads=None)
-    return Row(status="ok", measured=measured, **common)
+        return sample_runs.failed_row(workload, framework, plan, message="out of memory", plan=made)
+    return sample_runs.ok_row(workload, framework, plan, samples, plan=made, batch_size=batch_size,
+                              image_size=image_size, train_flops=3 * flops, framework_version=version)
 
 
-def run(rows: list[Row], run_id: str = "a", profile: str = "standard", **machine) -> ResultsFile:
-    return ResultsFile(batchmark_version="0.1.0", run_id=run_id, command=["batchmark", "run"], profile=profile,
-                       started_at="2025-01-01T00:00:00", machine={**MACHINE, **machine}, rows=rows)
+def run(rows: list[Row], run_id: str = "a", profile: str = "standard", hostname: str = "box-a",
+        python: str = "3.11.2") -> ResultsFile:
+    machine = sample_runs.fingerprint(hostname).model_copy(update={"python": python})
+    return sample_runs.run(rows, run_id=run_id, profile=profile, machine=machine)
 
 
 def compare_one(row_a: Row, row_b: Row, **options):

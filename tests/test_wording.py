@@ -8,7 +8,7 @@ from batchmark import wording
 from batchmark.cli.render_results import STYLES
 from batchmark.report.tones import CSS_CLASSES
 from batchmark.wording import Phrase
-from tests.report.sample_runs import failed_row, ok_row, sample_run
+from tests.sample_runs import failed_row, gpu_row, gpu_run
 
 
 def toned(words):
@@ -43,15 +43,15 @@ def test_b_against_a_is_said_from_bs_side(ratio, expected):
     (("tensorflow", "baseline", 0.052), "within noise of tensorflow · baseline (0.0520)"),
 ])
 def test_fastest_says_by_how_much_only_when_the_cis_do_not_overlap(runner_up, verdict):
-    run = sample_run(rows=[ok_row("mobilenetv3", *runner_up), ok_row("mobilenetv3", "torch", "accelerated", 0.050)])
+    run = gpu_run(rows=[gpu_row("mobilenetv3", *runner_up), gpu_row("mobilenetv3", "torch", "accelerated", 0.050)])
     [line] = wording.fastest(run)
     assert line.plain == f"mobilenetv3: fastest here is torch · accelerated at 0.0500 s/batch, {verdict}"
     assert toned(line) == [("mobilenetv3: ", "strong"), ("torch · accelerated", "best")]
 
 
 def test_fastest_needs_two_measured_rows_of_a_workload():
-    run = sample_run(rows=[ok_row("densenet121", "torch", "baseline", 0.3),
-                           failed_row("densenet121", "torch", "accelerated")])
+    run = gpu_run(rows=[gpu_row("densenet121", "torch", "baseline", 0.3),
+                        failed_row("densenet121", "torch", "accelerated")])
     assert wording.fastest(run) == []
 
 

@@ -1,9 +1,10 @@
-"""What the parity tests need from one Keras backend, measured in a process of its own.
+"""What the Keras tests need from one backend, measured in a process of its own.
 
-``python -m tests.frameworks.keras_report FRAMEWORK`` prints JSON: per workload the trainable parameters per
-network and the FLOPs per sample of the backend's traced step, at the sizes the PyTorch tests count at; and
-the results of short real training steps. TensorFlow, JAX and PyTorch never share a process, in batchmark
-or in its tests.
+``python -m tests.frameworks.keras_report FRAMEWORK [--train]`` prints JSON: which of the registered workloads
+(tests/workloads/registered.py, the test plugin's included) the Keras family implements; for each, its trainable
+parameters and the FLOPs per sample of the backend's traced step, at the sizes the PyTorch tests step at, and
+with --train what a few real steps on a fixed batch did; then the backend-specific steps below. TensorFlow,
+JAX and PyTorch never share a process, in batchmark or in its tests.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from batchmark.plans import Plan
-from batchmark.frameworks import load_backend
+import numpy as np
 
-# Small but valid inputs: (batch, image size). CycleGAN's U-Net needs 256.
-COUNT_SIZES = {"resnet50v2_finetune": (2, 32), "mobilenetv3": (2, 32), "densenet121": (2, 32),
-               "cyclegan": (1, 256), "style_transfer": (1, 32)}
+from batchmark.frameworks import load_backend
+from batchmark.plans import Plan
+from batchmark.workloads.registry import families_implementing, load_families
+from tests.workloads.registered import step_sizes, trained_workloads
+
+STEPS = 5
 
 
 def plan_for(framework: str) -> Plan:
@@ -41,22 +44,44 @@ def variable_value(prepared, variable):
 
 
 def as_list(value) -> list[float]:
-    import numpy as np
-
     return np.asarray(value, dtype=np.float64).ravel().tolist()
 
 
-def count(backend, framework: str) -> dict:
-    report = {}
-    for workload, (batch_size, image_size) in COUNT_SIZES.items():
-        prepared = backend.prepare(workload, plan_for(framework), batch_size, image_size, 0, None)
-        task = prepared.session.task
-        parameters = {name: sum(math.prod(v.shape) for v in network.trainable_variables)
-                      for name, network in task.networks.items()}
-        forward, train = backend.flops_per_sample(prepared)
-        report[workload] = {"parameters": parameters, "forward_flops": forward, "train_flops": train,
-                            "image_size": image_size}
-    return report
+def keras_workloads() -> list[str]:
+    load_families(("keras",))  # after load_backend, which picks Keras's backend
+    return [name for name in trained_workloads() if "keras" in families_implementing(name)]
+
+
+def workload_figures(backend, framework: str, name: str, train: bool) -> dict:
+    batch_size, image_size = step_sizes(name)
+    prepared = backend.prepare(name, plan_for(framework), batch_size, image_size, 0, None)
+    networks = prepared.session.task.networks.values()
+    forward, train_flops = backend.flops_per_sample(prepared)
+    figures = {"trainable_parameters": sum(math.prod(v.shape) for net in networks for v in net.trainable_variables),
+               "forward_flops": forward, "train_flops": train_flops}
+    return {**figures, **training(prepared)} if train else figures
+
+
+def training(prepared) -> dict:
+    """Real steps on the fixed batch: every loss; the trained variables the first step left as they were (their
+    paths and total size); and any variable of a network no optimizer trains that changed."""
+    session = prepared.session
+    task = session.task
+    trained = {id(v): v for name in task.trained() for v in task.networks[name].trainable_variables}
+    frozen = {id(v): v for name, network in task.networks.items() if name not in task.trained()
+              for v in network.variables if id(v) not in trained}
+    before = {key: np.asarray(variable_value(prepared, v)).copy() for key, v in {**trained, **frozen}.items()}
+
+    def changed(key: int, variable) -> bool:
+        return not np.array_equal(before[key], variable_value(prepared, variable))
+
+    losses = [session.read_loss(session.step())]
+    session.synchronize()
+    untrained = [v for key, v in trained.items() if not changed(key, v)]
+    frozen_changed = [v.path for key, v in frozen.items() if changed(key, v)]
+    losses += [session.read_loss(session.step()) for _ in range(STEPS - 1)]
+    return {"losses": losses, "frozen_changed": frozen_changed, "unchanged_variables": [v.path for v in untrained],
+            "unchanged_parameters": sum(math.prod(v.shape) for v in untrained)}
 
 
 def steps(backend, framework: str) -> dict:
@@ -99,6 +124,9 @@ def steps(backend, framework: str) -> dict:
 
 
 if __name__ == "__main__":
-    framework = sys.argv[1]
+    framework, train = sys.argv[1], "--train" in sys.argv[2:]
     backend = load_backend(framework)
-    print(json.dumps({"counts": count(backend, framework), "steps": steps(backend, framework)}))
+    names = keras_workloads()
+    print(json.dumps({"implemented": names,
+                      "workloads": {name: workload_figures(backend, framework, name, train) for name in names},
+                      "steps": steps(backend, framework)}))

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from tests.helpers import batchmark
-from tests.report.sample_runs import sample_run
+from tests.sample_runs import gpu_run
 
 CHART_IDS = ("chart-seconds", "chart-speedup", "chart-distribution")
 
@@ -47,7 +47,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def run():
-    return sample_run()
+    return gpu_run()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import batchmark.report
 from batchmark.report import render_report, write_report
 from batchmark.report.charts import distribution_figure, seconds_figure, speedup_figure
-from tests.report.sample_runs import HOSTILE, hostile_run, ok_row, sample_run
+from tests.sample_runs import HOSTILE, gpu_row, gpu_run, hostile_run
 
 
 def measured_rows(run):
@@ -33,7 +33,7 @@ def bar_points(figure):
 
 
 def test_seconds_bars_are_the_rows_medians_with_their_ci():
-    run = sample_run()
+    run = gpu_run()
     points = {(workload, name): values for workload, name, *values in bar_points(seconds_figure([run]))}
     expected = measured_rows(run)
     assert len(points) == len(expected)
@@ -45,7 +45,7 @@ def test_seconds_bars_are_the_rows_medians_with_their_ci():
 
 
 def test_a_failed_row_gets_no_bar_but_a_failed_mark():
-    figure = seconds_figure([sample_run()])
+    figure = seconds_figure([gpu_run()])
     assert ("densenet121", "tensorflow · accelerated") not in {(w, s) for w, s, *_ in bar_points(figure)}
     [failed] = [trace for trace in figure.data if trace.name == "failed"]
     assert list(zip(*failed.y)) == [("densenet121", "tensorflow · accelerated")]
@@ -53,7 +53,7 @@ def test_a_failed_row_gets_no_bar_but_a_failed_mark():
 
 
 def test_speedups_are_the_non_baseline_rows_with_terminal_wording():
-    run = sample_run()
+    run = gpu_run()
     [trace] = speedup_figure([run]).data
     compared = [row for row in measured_rows(run) if row.plan_label != "baseline"]
     assert list(trace.x) == [row.speedup_vs_baseline for row in compared]
@@ -63,14 +63,14 @@ def test_speedups_are_the_non_baseline_rows_with_terminal_wording():
 
 
 def test_speedup_chart_says_so_when_nothing_was_compared():
-    run = sample_run(rows=[ok_row("mobilenetv3", "torch", "baseline", 0.08, baseline_median=0.08)])
+    run = gpu_run(rows=[gpu_row("mobilenetv3", "torch", "baseline", 0.08)])
     figure = speedup_figure([run])
     assert list(figure.data[0].x) == []
     assert "needs a plan besides baseline" in figure.layout.annotations[0].text
 
 
 def test_distribution_is_each_step_over_its_rows_median():
-    run = sample_run()
+    run = gpu_run()
     traces = distribution_figure([run]).data
     rows = measured_rows(run)
     assert len(traces) == len(rows)
@@ -81,17 +81,17 @@ def test_distribution_is_each_step_over_its_rows_median():
 
 
 def test_several_runs_give_one_series_per_run():
-    runs = [sample_run("bench-1"), sample_run("bench-2", run_id="20261129T000000Z-bbbbbb", scale=1.5)]
+    runs = [gpu_run("bench-1"), gpu_run("bench-2", run_id="20261129T000000Z-bbbbbb", scale=1.5)]
     series = {name for _, name, *_ in bar_points(seconds_figure(runs))}
     assert series == {f"{host} · {framework} · {plan}" for host in ("bench-1", "bench-2")
                       for framework in ("torch", "tensorflow") for plan in ("baseline", "accelerated")}
-    same_host = [sample_run("bench-1"), sample_run("bench-1", run_id="20261129T000000Z-bbbbbb")]
+    same_host = [gpu_run("bench-1"), gpu_run("bench-1", run_id="20261129T000000Z-bbbbbb")]
     names = {name for _, name, *_ in bar_points(seconds_figure(same_host))}
     assert "bench-1 · 20261129T000000Z-bbbbbb · torch · baseline" in names
 
 
 def test_html_shows_failed_rows_and_puts_warnings_under_their_row():
-    page = render_report([sample_run()])
+    page = render_report([gpu_run()])
     failed = page[page.index('data-plan="accelerated"', page.index('data-workload="densenet121" '
                                                                    'data-framework="tensorflow"')):]
     assert "FAILED (oom)" in failed[:1500]
@@ -115,7 +115,7 @@ def test_user_strings_come_out_escaped(where, shown):
 
 
 def test_the_fastest_sentences_keep_the_terminals_emphasis_as_html():
-    page = render_report([sample_run()])
+    page = render_report([gpu_run()])
     assert ('<li><strong>mobilenetv3: </strong>fastest here is <strong><span class="faster">torch · accelerated'
             '</span></strong> at 0.0500 s/batch, 1.60x faster than torch · baseline (0.0800)</li>') in page
 
@@ -142,14 +142,14 @@ def test_the_only_scripts_are_our_own_inline_ones():
 
 
 def test_no_script_or_style_is_fetched_from_anywhere():
-    page = render_report([sample_run()])
+    page = render_report([gpu_run()])
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=", page)
     assert not re.search(r"@import|url\(\s*['\"]?https?:", page)
 
 
 def test_write_report_is_atomic_and_returns_the_path(tmp_path):
     target = tmp_path / "reports" / "run.html"
-    assert write_report([sample_run()], target, title="Nightly") == target
+    assert write_report([gpu_run()], target, title="Nightly") == target
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<h1>Nightly</h1>" in page
     assert [path.name for path in target.parent.iterdir()] == ["run.html"]

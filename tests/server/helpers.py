@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import sqlalchemy
 
 from batchmark.machine import GpuFingerprint
@@ -27,16 +25,7 @@ def count(database: str, table: str) -> int:
 
 def fast_run(hostname: str = "fast-box", factor: float = 0.5, **options):
     """standard_run's rows, every step `factor` times as long, on another machine."""
-    rows = []
-    for row in sample_runs.standard_run().rows:
-        if row.status == "ok":
-            rows.append(sample_runs.ok_row(row.workload, row.framework, row.plan_label,
-                                           [step * factor for step in row.measured.step_seconds],
-                                           train_flops=row.measured.train_flops_per_sample,
-                                           warnings=[(w.code, w.message) for w in row.warnings]))
-        else:
-            rows.append(row)
-    return sample_runs.run(rows, hostname=hostname, calibration=sample_runs.calibration(), **options)
+    return sample_runs.standard_run(step_factor=factor, hostname=hostname, **options)
 
 
 # Four machines, from a workstation GPU to an old laptop: what the leaderboard and compare pages show.
@@ -52,20 +41,10 @@ MACHINES = (
 def machine_run(hostname, cpu, gpu, device, factor, peak):
     from batchmark.results import Calibration, Peak
 
-    rows = []
-    for row in sample_runs.standard_run().rows:
-        if row.status != "ok":
-            rows.append(row)
-            continue
-        made = sample_runs.ok_row(row.workload, row.framework, row.plan_label,
-                                  [step * factor for step in row.measured.step_seconds],
-                                  train_flops=row.measured.train_flops_per_sample)
-        made.plan = dataclasses.replace(made.plan, device=device)
-        rows.append(made)
     calibration = Calibration(fingerprint="e" * 64, framework="torch", framework_version="2.13.0",
                               measured_at="2026-11-28T12:00:00+00:00", seconds=10.0,
                               peaks=[Peak(device=device, precision="fp32", flops_per_second=peak, operation="matmul 4096")])
-    results = sample_runs.run(rows, hostname=hostname, calibration=calibration)
+    results = sample_runs.standard_run(step_factor=factor, device=device, hostname=hostname, calibration=calibration)
     results.machine.cpu.model = cpu
     if gpu:
         results.machine.gpus = [GpuFingerprint(kind=gpu[1], name=gpu[0], driver="550.54", memory="24576 MiB",

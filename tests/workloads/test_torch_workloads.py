@@ -1,66 +1,93 @@
-"""Every registered PyTorch workload: parameter counts, a real training step, and FLOPs.
+"""Every registered workload in PyTorch: its parameter count, real training steps, and FLOPs.
 
-Parametrized over the registry, so a new workload gets these checks for free.
+Parametrized over the registry, the test plugin's tiny_cnn included (tests/workloads/registered.py), so a new
+workload gets these checks when it is registered. PyTorch is the reference: a spec's trainable_parameters are
+PyTorch's count, and tests/frameworks/test_keras_parity.py holds the Keras twins to the same spec.
 """
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
 
 import pytest
 import torch
 
-from batchmark.plans import Plan
 from batchmark.frameworks.torch_backend import TorchDevice, TorchSession
 from batchmark.frameworks.torch_flops import count_flops
-from batchmark.workloads.registry import get_workload, implementation, workload_names
+from batchmark.plans import Plan
+from batchmark.workloads.registry import families_implementing, get_workload, implementation, load_families
+from tests.workloads.registered import (DEAD_PARAMETERS, SEED_WORKLOADS, step_sizes, torch_flops_per_sample,
+                                        trained_workloads)
 
-# Trainable parameters per network. The first three equal Keras's trainable counts (Keras's count_params
-# adds the BatchNorm moving statistics, which PyTorch keeps as buffers). The TensorFlow versions of the
-# other two must reproduce these numbers exactly.
-PARAMETERS = {
-    "resnet50v2_finetune": {"model": 23_519_360 + 2048 * 10 + 10},  # ResNet50V2 without top + Dense(10)
-    "mobilenetv3": {"model": 5_483_032},
-    "densenet121": {"model": 7_978_856},
-    "cyclegan": {"generator_g": 54_414_979, "generator_f": 54_414_979,
-                 "discriminator_x": 2_765_569, "discriminator_y": 2_765_569},
-    "style_transfer": {"transform": 1_679_235, "vgg16": 0},
-}
-SEED_WORKLOADS = list(PARAMETERS)
-# Parameters whose gradient is exactly zero by construction, faithfully to the reference model: at
-# 256x256 the pix2pix U-Net's innermost downsample meets instance norm on a 1x1 map, whose output is its
-# offset alone (zero at init); the first upsample then sees zeros and its ReLU passes no gradient. The
-# TensorFlow tutorial's generators carry the same 8,390,656 dead parameters each.
+load_families(("torch",))
+TORCH_WORKLOADS = [name for name in trained_workloads() if "torch" in families_implementing(name)]
+each_workload = pytest.mark.parametrize("name", TORCH_WORKLOADS)
+# DEAD_PARAMETERS by name in the PyTorch twins.
 ZERO_GRADIENT = {
     "cyclegan": {f"{generator}.{block}.{parameter}"
                  for generator in ("generator_g", "generator_f")
                  for block in ("down_stack.7", "up_stack.0")
                  for parameter in ("conv.weight", "norm.scale", "norm.offset")},
 }
-
-
-def small_size(name: str) -> int:
-    spec = get_workload(name)
-    return max(spec.min_image_size, 32 if spec.image_multiple == 1 else spec.image_multiple)
+STEPS = 5
 
 
 def build(name: str):
     torch.manual_seed(0)
     task = implementation("torch", name)()
     task.set_modes()
-    # Batch 2 so that BatchNorm sees more than one value per channel; CycleGAN has no BatchNorm and
-    # needs 256x256, so batch 1 keeps it affordable.
-    batch_size = 1 if name == "cyclegan" else 2
-    batch = task.make_batch(batch_size, small_size(name), torch.Generator().manual_seed(0))
+    batch_size, image_size = step_sizes(name)
+    batch = task.make_batch(batch_size, image_size, torch.Generator().manual_seed(0))
     return task, TorchSession(task, Plan(), TorchDevice("cpu"), batch)
 
 
-def test_the_seed_workloads_are_registered():
-    assert set(SEED_WORKLOADS) <= set(workload_names())
+@dataclass(frozen=True)
+class FirstStep:
+    """What the first training step did to one parameter."""
+
+    trainable: bool
+    gradient: str | None  # None when it got none, else "zero", "nonzero" or "not finite"
+    changed: bool
+    size: int
 
 
-@pytest.mark.parametrize("name", SEED_WORKLOADS)
-def test_parameter_counts(name):
+def gradient_kind(gradient: torch.Tensor | None) -> str | None:
+    if gradient is None:
+        return None
+    if not torch.isfinite(gradient).all():
+        return "not finite"
+    return "nonzero" if gradient.any() else "zero"
+
+
+@functools.cache
+def five_steps(name: str) -> tuple[dict[str, FirstStep], list[float]]:
+    """Every parameter ("network.parameter") after the first step, and the losses of five steps on one batch.
+
+    Cached because two tests read it and CycleGAN's steps are the slowest thing in this file."""
+    task, session = build(name)
+    parameters = {f"{network}.{key}": parameter for network, module in task.networks.items()
+                  for key, parameter in module.named_parameters()}
+    before = {key: parameter.detach().clone() for key, parameter in parameters.items()}
+    losses = [session.read_loss(session.step())]
+    first = {key: FirstStep(parameter.requires_grad, gradient_kind(parameter.grad),
+                            not torch.equal(parameter, before[key]), parameter.numel())
+             for key, parameter in parameters.items()}
+    losses += [session.read_loss(session.step()) for _ in range(STEPS - 1)]
+    return first, losses
+
+
+def test_every_workload_that_trains_is_checked_here_a_plugins_included():
+    assert TORCH_WORKLOADS == trained_workloads()  # spec counts are PyTorch's: every workload needs a twin here
+    assert {*SEED_WORKLOADS, "tiny_cnn"} <= set(TORCH_WORKLOADS)
+
+
+@each_workload
+def test_trainable_parameters_equal_the_spec(name):
     task = implementation("torch", name)()
-    counts = {network: sum(p.numel() for p in module.parameters() if p.requires_grad)
-              for network, module in task.networks.items()}
-    assert counts == PARAMETERS[name]
+    counted = sum(p.numel() for module in task.networks.values() for p in module.parameters() if p.requires_grad)
+    assert counted == get_workload(name).trainable_parameters
 
 
 def test_resnet50v2_without_top_matches_keras():
@@ -72,31 +99,26 @@ def test_resnet50v2_without_top_matches_keras():
     assert sum(p.numel() for p in backbone.parameters()) + moving_statistics == 23_564_800
 
 
-@pytest.mark.parametrize("name", SEED_WORKLOADS)
+@each_workload
 def test_a_step_trains_every_trainable_parameter_and_only_those(name):
-    task, session = build(name)
-    before = {id(p): p.detach().clone() for net in task.networks.values() for p in net.parameters()}
-    loss = session.read_loss(session.step())
-    assert torch.isfinite(torch.tensor(loss))
-    for network, module in task.networks.items():
-        for parameter_name, parameter in module.named_parameters():
-            if parameter.requires_grad:
-                assert parameter.grad is not None, f"{network}.{parameter_name} got no gradient"
-                assert torch.isfinite(parameter.grad).all(), f"{network}.{parameter_name}"
-                if f"{network}.{parameter_name}" in ZERO_GRADIENT.get(name, ()):
-                    assert not parameter.grad.any()
-                    continue
-                assert not torch.equal(parameter, before[id(parameter)]), f"{network}.{parameter_name} not updated"
-            else:
-                assert parameter.grad is None and torch.equal(parameter, before[id(parameter)])
+    first, losses = five_steps(name)
+    assert math.isfinite(losses[0])
+    zero = {key for key, step in first.items() if step.gradient == "zero"}
+    assert zero == ZERO_GRADIENT.get(name, set())
+    assert sum(first[key].size for key in zero) == DEAD_PARAMETERS.get(name, 0)
+    for key, step in first.items():
+        if not step.trainable:
+            assert step.gradient is None and not step.changed, f"{key} is frozen but {step}"
+        elif key not in zero:
+            assert step.gradient == "nonzero" and step.changed, f"{key} was not trained: {step}"
 
 
-@pytest.mark.parametrize("name", SEED_WORKLOADS)
+@each_workload
 def test_loss_goes_down_on_a_fixed_batch(name):
-    _, session = build(name)
+    _, losses = five_steps(name)
+    assert all(map(math.isfinite, losses)), losses
     # Adam's first steps may overshoot (style transfer's loss spikes at step 1, as in Johnson et al.),
     # so ask for any later loss below the first rather than a monotone fall.
-    losses = [session.read_loss(session.step()) for _ in range(5)]
     assert min(losses[2:]) < losses[0], losses
 
 
@@ -118,9 +140,9 @@ def test_densenet_batchnorm_trains():
     assert not torch.equal(first_bn.running_mean, before)
 
 
-@pytest.mark.parametrize("name", SEED_WORKLOADS)
+@each_workload
 def test_flops_per_sample(name):
-    forward, train = count_flops(implementation("torch", name), small_size(name))
+    forward, train = torch_flops_per_sample(name)
     assert forward > 0
     # Backward costs about twice the forward (grad-input + grad-weight), less where inputs need no
     # gradient, more where one loss's graph is differentiated several times (CycleGAN's four losses).

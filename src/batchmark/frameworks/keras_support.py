@@ -37,7 +37,7 @@ def build_task(workload: str, plan: Plan, seed: int, weights: Path | None):
     keras.config.set_image_data_format("channels_last")
     keras.config.set_dtype_policy(POLICIES[plan.precision])
     keras.utils.set_random_seed(seed)  # the same initial weights for every plan of a workload
-    task = implementation(plan.framework, workload)()
+    task = implementation("keras", workload)()  # one Keras 3 model file serves TensorFlow and JAX
     if weights is not None:
         load_weights(task, weights)
     if plan.precision == "fp16":

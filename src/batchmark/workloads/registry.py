@@ -22,6 +22,11 @@ class Workload:
     inputs: str  # the synthetic batch, shapes written with B = batch size and S = image size
     loss: str
     trains: str  # what one step updates
+    # How many parameters one step trains, as PyTorch counts them (Keras's count_params adds BatchNorm's moving
+    # statistics, which PyTorch keeps as buffers), at image_size. Every implementation must build exactly this
+    # network, and the tests check each one against it: a wrong layer anywhere changes the count. None only for
+    # a test or plugin workload that declares none, such as the tests' workloads that fail on purpose.
+    trainable_parameters: int | None
     batch_size: int  # the seed article's batch
     image_size: int  # the seed article's input height and width
     min_image_size: int  # the smallest input the architecture's downsampling accepts
@@ -33,10 +38,6 @@ class Workload:
 _WORKLOADS: dict[str, Workload] = {}
 # (family, workload name) -> factory; filled when a family's workload package is imported.
 _IMPLEMENTATIONS: dict[tuple[str, str], Callable] = {}
-# Framework -> the implementation family that builds its models: Keras 3 runs one model file on either backend.
-FRAMEWORK_FAMILIES = {"torch": "torch", "tensorflow": "keras", "jax": "keras"}
-# Family -> the package whose import registers its implementations.
-FAMILY_PACKAGES = {"torch": "batchmark.workloads.torch", "keras": "batchmark.workloads.keras"}
 
 
 def register_workload(spec: Workload) -> Workload:
@@ -66,17 +67,34 @@ def get_workload(name: str) -> Workload:
     return _WORKLOADS[name]
 
 
-def implementation(framework: str, workload: str) -> Callable:
-    """The factory for `workload` in `framework`; imports that framework (call it in a worker only)."""
+def load_families(families: tuple[str, ...]) -> None:
+    """Import each family's package, `batchmark.workloads.<family>`, which registers its implementations. That
+    imports the framework (Keras picks its backend when imported), so only workers and tests call this;
+    `batchmark list` never does. A framework names its family in its record (batchmark.frameworks)."""
+    for family in families:
+        try:
+            importlib.import_module(f"{__package__}.{family}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__package__}.{family}":
+                raise  # the family exists; something it imports is missing
+            raise NotImplementedError(f"no workloads package for the family '{family}'") from None
+
+
+def families_implementing(workload: str) -> list[str]:
+    """The families with an implementation of `workload` among those registered so far; imports nothing, so a
+    family counts only once `load_families` (or a plugin) has registered it in this process."""
     get_workload(workload)
-    if framework not in FRAMEWORK_FAMILIES:
-        raise unknown("framework", framework, list(FRAMEWORK_FAMILIES))
-    family = FRAMEWORK_FAMILIES[framework]
-    importlib.import_module(FAMILY_PACKAGES[family])
+    return list(dict.fromkeys(family for family, name in _IMPLEMENTATIONS if name == workload))
+
+
+def implementation(family: str, workload: str) -> Callable:
+    """The factory for `workload` in `family` ("torch", "keras"); imports that framework (in a worker only)."""
+    get_workload(workload)
+    load_families((family,))
     try:
         return _IMPLEMENTATIONS[(family, workload)]
     except KeyError:
-        raise NotImplementedError(f"workload '{workload}' has no {framework} implementation") from None
+        raise NotImplementedError(f"workload '{workload}' has no {family} implementation") from None
 
 
 # The seed article's five workloads. Sizes and batches are the article's; the quick profile shrinks both.
@@ -86,6 +104,7 @@ register_workload(Workload(
     inputs="images (B, 3, S, S), labels (B,) in 0..9",
     loss="cross-entropy; Adam lr 1e-5",
     trains="the whole network, BatchNorm frozen in inference mode (Keras transfer-learning guide)",
+    trainable_parameters=23_519_360 + 2048 * 10 + 10,  # ResNet50V2 without top (as Keras's) + Dense(10)
     batch_size=32, image_size=224, min_image_size=32, image_multiple=1, quick_batch_size=4, quick_image_size=64,
 ))
 register_workload(Workload(
@@ -94,6 +113,7 @@ register_workload(Workload(
     inputs="images (B, 3, S, S), labels (B,) in 0..999",
     loss="cross-entropy; Adam lr 1e-3",
     trains="all layers",
+    trainable_parameters=5_483_032,  # as Keras's trainable count
     batch_size=32, image_size=224, min_image_size=32, image_multiple=1, quick_batch_size=4, quick_image_size=64,
 ))
 register_workload(Workload(
@@ -102,6 +122,7 @@ register_workload(Workload(
     inputs="images (B, 3, S, S), labels (B,) in 0..999",
     loss="cross-entropy; Adam lr 1e-3",
     trains="all layers",
+    trainable_parameters=7_978_856,  # as Keras's trainable count
     batch_size=32, image_size=224, min_image_size=32, image_multiple=1, quick_batch_size=4, quick_image_size=64,
 ))
 register_workload(Workload(
@@ -110,6 +131,7 @@ register_workload(Workload(
     inputs="domain X images (B, 3, S, S), domain Y images (B, 3, S, S)",
     loss="adversarial (BCE) + cycle (lambda 10) + identity (lambda 5); four Adam 2e-4, beta1 0.5",
     trains="both generators and both discriminators",
+    trainable_parameters=2 * 54_414_979 + 2 * 2_765_569,  # two generators, two discriminators
     # The U-Net downsamples 8 times, so the input must be a multiple of 256.
     batch_size=1, image_size=256, min_image_size=256, image_multiple=256, quick_batch_size=1, quick_image_size=256,
 ))
@@ -119,5 +141,6 @@ register_workload(Workload(
     inputs="content images (B, 3, S, S); one fixed style image",
     loss="content (relu2_2) + style Gram (relu1_2, relu2_2, relu3_3, relu4_3) + total variation; Adam 1e-3",
     trains="the transform net (VGG16 frozen)",
+    trainable_parameters=1_679_235,  # the transform net alone
     batch_size=4, image_size=256, min_image_size=32, image_multiple=4, quick_batch_size=1, quick_image_size=64,
 ))
