@@ -64,7 +64,7 @@ def per_row_overhead() -> None:
         with tempfile.TemporaryDirectory() as folder:
             output = Path(folder) / "r.json"
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "--plan", "baseline",
+            subprocess.run([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "--framework", "torch", "--plan", "baseline",
                             "--steps", "20", "--warmup", "2", "--output", str(output)],
                            check=True, capture_output=True, cwd=REPO,
                            env={**__import__("os").environ, "BATCHMARK_PLUGINS": "tests.plugins.fake_workloads",

@@ -11,7 +11,6 @@ from typing import Annotated, Optional
 import typer
 
 from batchmark.cli.app import BatchmarkTyper, DatabaseOption, RunArgument, app, console, say
-from batchmark.api.upload import SERVER_EXTRA
 from batchmark.errors import UsageError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -46,6 +45,8 @@ def serve(
         from batchmark.server.main import create_app
         from batchmark.server.settings import ServerSettings
     except ImportError as error:
+        from batchmark.api.upload import SERVER_EXTRA
+
         raise UsageError(f"the server needs the [server] extra ({error.name} is missing): {SERVER_EXTRA}") from None
     from pydantic import ValidationError
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from batchmark.cli.app import DatabaseOption, app, console, say, split_list
-from batchmark.cli.progress import ProgressEvents
 from batchmark.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
 
@@ -111,6 +110,7 @@ def run(
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
     from batchmark.api.suite import run_suite
+    from batchmark.cli.progress import ProgressEvents  # rich.progress: not for `--help` and `list`
     from batchmark.cli.render_results import print_results
 
     events = ProgressEvents()
