@@ -126,22 +126,22 @@ def format_duration(started: str, finished: str | None) -> str | None:
 
 def machine_facts(fingerprint: Fingerprint) -> list[tuple[str, str]]:
     """The fingerprint in words; a field an older batchmark did not record is left out, not invented."""
-    machine = fingerprint.model_dump()
-    cpu, system = machine.get("cpu") or {}, machine.get("os") or {}
-    gpus = [f"{gpu.get('name', '?')}" + (f" ({gpu['memory']})" if gpu.get("memory") else "")
-            + (f", driver {gpu['driver']}" if gpu.get("driver") else "") for gpu in machine.get("gpus") or []]
-    frameworks = [f"{name} {version}" for name, version in (machine.get("frameworks") or {}).items() if version]
+    cpu, system = fingerprint.cpu, fingerprint.os
+    known_cpu = cpu.model is not None or cpu.arch is not None
+    gpus = [f"{gpu.name or '?'}" + (f" ({gpu.memory})" if gpu.memory else "")
+            + (f", driver {gpu.driver}" if gpu.driver else "") for gpu in fingerprint.gpus]
+    frameworks = [f"{name} {version}" for name, version in fingerprint.frameworks.items() if version]
     facts = [
-        ("CPU", f"{cpu.get('model', '?')} ({cpu.get('arch', '?')})" if cpu else None),
-        ("Cores", f"{cpu.get('physical_cores', '?')} physical · {cpu.get('logical_cores', '?')} logical · "
-                  f"{cpu.get('usable_cores', '?')} usable" if cpu else None),
-        ("CPU flags", ", ".join(cpu.get("flags") or []) or None),
-        ("Memory", wording.human_bytes(machine["memory_bytes"]) if machine.get("memory_bytes") else None),
+        ("CPU", f"{cpu.model or '?'} ({cpu.arch or '?'})" if known_cpu else None),
+        ("Cores", f"{cpu.physical_cores or '?'} physical · {cpu.logical_cores or '?'} logical · "
+                  f"{cpu.usable_cores or '?'} usable" if known_cpu else None),
+        ("CPU flags", ", ".join(cpu.flags) or None),
+        ("Memory", wording.human_bytes(fingerprint.memory_bytes) if fingerprint.memory_bytes else None),
         ("GPUs", "; ".join(gpus) or "none"),
-        ("OS", f"{system.get('system', '')} {system.get('release', '')}".strip() or None),
-        ("Python", machine.get("python")),
+        ("OS", f"{system.system or ''} {system.release or ''}".strip() or None),
+        ("Python", fingerprint.python),
         ("Frameworks", ", ".join(frameworks) or None),
-        ("batchmark", machine.get("batchmark")),
+        ("batchmark", fingerprint.batchmark),
     ]
     return [(name, str(value)) for name, value in facts if value]
 

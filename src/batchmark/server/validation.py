@@ -16,6 +16,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from batchmark.errors import UsageError
 from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
 from batchmark.plans import DEVICES, PRECISIONS
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
@@ -30,7 +31,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 NAN_ALLOWED = re.compile(r"^rows\.\d+\.measured\.losses\.\d+$")  # a diverged loss is data, not an error
 
 
-class SubmissionRefused(ValueError):
+class SubmissionRefused(UsageError):
     """The body is not a results file this server stores; the message is the 422's one-line detail."""
 
 

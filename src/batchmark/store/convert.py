@@ -18,15 +18,16 @@ MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forwar
 def hardware_of(machine: Fingerprint) -> dict:
     """What identifies a machine: the parts of the fingerprint that an update does not change. Drivers,
     the OS release and framework versions are software: they are kept per run, so a compare can show them."""
-    fingerprint = machine.model_dump()
-    cpu = fingerprint.get("cpu", {})
+    cpu = machine.cpu
+    # Keys and values exactly as when the fingerprint was a dict: the identity hash of a stored machine must
+    # not change, or its next run would become a second machine.
     return {
-        "hostname": fingerprint.get("hostname"),
-        "cpu": {key: cpu.get(key) for key in ("model", "arch", "flags", "physical_cores", "logical_cores")},
-        "memory_bytes": fingerprint.get("memory_bytes"),
-        "gpus": [{key: gpu.get(key) for key in ("kind", "name", "memory", "compute_capability")}
-                 for gpu in fingerprint.get("gpus", [])],
-        "system": fingerprint.get("os", {}).get("system"),
+        "hostname": machine.hostname,
+        "cpu": {key: getattr(cpu, key) for key in ("model", "arch", "flags", "physical_cores", "logical_cores")},
+        "memory_bytes": machine.memory_bytes,
+        "gpus": [{key: getattr(gpu, key) for key in ("kind", "name", "memory", "compute_capability")}
+                 for gpu in machine.gpus],
+        "system": machine.os.system,
     }
 
 
