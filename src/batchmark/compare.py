@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, computed_field
 
-from batchmark.engine.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from batchmark.engine.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, median_ratio_ci
 from batchmark.errors import CompareError
 from batchmark.machine import Fingerprint
 from batchmark.results import ResultsFile, Row
@@ -66,7 +66,6 @@ Each pair:
 FORMAT = "batchmark.compare"
 FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = 0.05  # typical run-to-run drift on a quiet machine is 1-3%; 5% is a real change
-CONFIDENCE = 0.95
 # Counted FLOPs vary a little with tracing details; beyond this the model's arithmetic itself changed.
 FLOPS_TOLERANCE = 0.005
 # Top-level fingerprint keys that describe the hardware; every other key (and GPU drivers) is software.
@@ -247,22 +246,6 @@ def metadata_mismatches(a: Row, b: Row) -> list[str]:
 def plan_differences(a: Row, b: Row) -> dict[str, tuple[Any, Any]]:
     """Switches that differ: what a comparison of two plans is about, shown rather than refused."""
     return a.plan.differences(b.plan)
-
-
-def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    return np.median(rng.choice(samples, size=(resamples, samples.size), replace=True), axis=1)
-
-
-def median_ratio_ci(samples_a: list[float], samples_b: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
-                    seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
-    """median(B) / median(A) and its percentile-bootstrap CI. A fresh generator per pair: a pair's CI must
-    not depend on which other rows the runs hold."""
-    rng = np.random.default_rng(seed)
-    data_a, data_b = np.asarray(samples_a, dtype=float), np.asarray(samples_b, dtype=float)
-    ratios = _bootstrap_medians(data_b, resamples, rng) / _bootstrap_medians(data_a, resamples, rng)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return float(np.median(data_b) / np.median(data_a)), float(low), float(high)
 
 
 def judge(ratio: float, ci_low: float, ci_high: float, threshold: float) -> tuple[Verdict, str]:

@@ -126,9 +126,9 @@ def test_the_budget_is_a_multiple_of_one_standard_measurement_and_is_kept():
     plans = {BASE: 10.0, CL: 9.0, dataclasses.replace(CL, compile="default"): 5.0}
     measure = Scripted(plans)
     result = search(measure)
-    assert result.budget_seconds == pytest.approx(3 * 85.0)
+    assert result.budget_seconds == pytest.approx(4 * 85.0)
     assert result.tuning_seconds <= result.budget_seconds
-    # The compile's timeout is what was left after keeping back the final standard measurement.
+    # The compile's timeout is what was left after keeping back the two final standard measurements.
     (compile_call,) = [call for call in measure.calls if call[0].compile != "off" and not call[3]]
     assert compile_call[2] is not None and compile_call[2] < result.budget_seconds
 
@@ -165,3 +165,25 @@ def test_a_baseline_that_fails_stops_the_tuning_with_its_reason():
     measure = Scripted({BASE: 1.0}, failures={BASE: "oom: out of memory"})
     with pytest.raises(TuneFailed, match="out of memory"):
         search(measure)
+
+
+def test_the_speedup_is_between_two_standard_measurements_not_a_short_baseline():
+    """A CNN's first steps run slow, so the baseline's 2-step short trial is slower than its standard
+    measurement; a speedup against it flatters the chosen plan (2.20x printed, 1.41x measured side by side)."""
+    measure = Scripted({BASE: 3.0, CL: 1.5}, standard={BASE: 2.0, CL: 1.0})
+    result = search(measure, compile_modes=(), budget_factor=100)
+    assert result.chosen.plan == CL and result.measured_alike
+    assert result.speedup == pytest.approx(2.0)  # 2.0 / 1.0; the short baseline would have said 3.0
+    assert result.baseline_seconds == pytest.approx(2.0)
+    low, high = result.speedup_ci
+    assert low <= result.speedup <= high
+    finals = [(plan, rule.min_steps) for plan, rule, timeout, final in measure.calls if final]
+    assert finals == [(BASE, STANDARD.min_steps), (CL, STANDARD.min_steps)]  # alike, one after the other
+
+
+def test_a_winner_that_only_beat_the_short_baseline_is_rejected():
+    # 1.9 s beats the short baseline's 3.0 s but not the baseline's standard 1.9 s.
+    measure = Scripted({BASE: 3.0, CL: 1.5}, standard={BASE: 1.9, CL: 1.9})
+    result = search(measure, compile_modes=(), budget_factor=100)
+    assert result.chosen.plan == BASE and result.speedup == 1.0 and not result.measured_alike
+    assert "not 3% faster" in by_plan(result, CL).reason

@@ -37,13 +37,18 @@ class AcceleratedPlan:
     plan: Plan  # every switch: device, precision, compile, channels_last
     source: Literal["measured", "cached", "default", "fallback"]  # tuned now, tuned before, nothing measured, or
     # the next plan after the chosen one failed on the real model
-    speedup: float | None  # measured baseline s/step / this plan's s/step; None when nothing was measured
+    # Baseline s/step / this plan's s/step, both measured at the standard step count; None when nothing was
+    # measured that way (a plan cached by an older batchmark, whose speedup was only a screening estimate).
+    speedup: float | None
     seconds_per_step: float | None
     baseline_seconds_per_step: float | None
     rejected: list[str] = field(default_factory=list)  # "compile=default: 1.3x slower", "bf16: numerics ..."
+    speedup_ci: tuple[float, float] | None = None  # the speedup's 95% bootstrap CI
 
     def __str__(self) -> str:
         gain = f", {self.speedup:.2f}x the plain step" if self.speedup else ""
+        if self.speedup_ci:
+            gain += f" (95% CI {self.speedup_ci[0]:.2f}-{self.speedup_ci[1]:.2f})"
         return f"{self.plan.describe()} ({self.source}{gain})"
 
 
@@ -107,8 +112,9 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
     key = model_key(model, example_batch)
     found = None if force else cache.load(key)
     if found is not None:
-        chosen = AcceleratedPlan(found.plan, "cached", found.speedup, found.seconds, found.baseline_seconds,
-                                 _rejections(found))
+        alike = found.measured_alike or found.plan == found.baseline_plan
+        chosen = AcceleratedPlan(found.plan, "cached", found.speedup if alike else None, found.seconds,
+                                 found.baseline_seconds if alike else None, _rejections(found), found.speedup_ci)
     elif not tune:
         chosen = AcceleratedPlan(default, "default", None, None, None)
     else:
@@ -120,7 +126,7 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
         found = tuned_plan(result, key)
         cache.store(found)
         chosen = AcceleratedPlan(result.chosen.plan, "measured", result.speedup, result.chosen_seconds,
-                                 result.baseline.median, _rejections(found))
+                                 result.baseline_seconds, _rejections(found), result.speedup_ci)
     fallbacks = [plan for plan in (dataclasses.replace(chosen.plan, compile="off"), default)
                  if plan != chosen.plan]
     return AcceleratedStep(PlanStep(model, optimizer, loss_fn, chosen.plan), chosen, fallbacks, model, optimizer,

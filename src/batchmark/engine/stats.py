@@ -20,6 +20,7 @@ HIGH_DISPERSION_CV = 0.10  # above 10% the median itself moves by several % betw
 OUTLIER_MODIFIED_Z = 3.5  # Iglewicz and Hoaglin's cut-off, as hyperfine uses
 SLOW_FIRST_STEP_RATIO = 1.5  # the first timed step this much above the median means warm-up was too short
 MIN_SAMPLES = 5  # fewer make the bootstrap CI meaningless
+CONFIDENCE = 0.95
 
 
 def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -32,6 +33,22 @@ def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(medians, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    return np.median(rng.choice(samples, size=(resamples, samples.size), replace=True), axis=1)
+
+
+def median_ratio_ci(samples_a: list[float], samples_b: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
+                    seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """median(B) / median(A) and its percentile-bootstrap CI. A fresh generator per pair: a pair's CI must
+    not depend on which other rows the runs hold."""
+    rng = np.random.default_rng(seed)
+    data_a, data_b = np.asarray(samples_a, dtype=float), np.asarray(samples_b, dtype=float)
+    ratios = _bootstrap_medians(data_b, resamples, rng) / _bootstrap_medians(data_a, resamples, rng)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return float(np.median(data_b) / np.median(data_a)), float(low), float(high)
 
 
 def summarize(samples: list[float]) -> Statistics:

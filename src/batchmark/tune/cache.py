@@ -43,9 +43,14 @@ class TunedPlan(BaseModel):
     key: TuneKey
     plan: Plan  # the chosen plan, every switch
     baseline_plan: Plan
-    baseline_seconds: float  # median of the baseline's short trials
+    # The baseline's median at the standard step count, measured right before the chosen plan's (in entries
+    # cached before that was so, and when the baseline won outright, the median of its short trials).
+    baseline_seconds: float
     seconds: float  # median of the chosen plan at the standard step count (the baseline's when it was chosen)
     speedup: float  # baseline_seconds / seconds
+    # True when both medians are standard measurements; False marks the speedup as a screening estimate.
+    measured_alike: bool = False
+    speedup_ci: tuple[float, float] | None = None  # 95% bootstrap CI of the speedup, when measured alike
     tuned_at: str
     tuning_seconds: float
     budget_seconds: float

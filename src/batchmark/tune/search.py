@@ -9,10 +9,12 @@ for `accelerate()`. It proceeds cheapest first:
    better half gets more steps;
 3. the compiler, on the best eager plan only (compiles cost tens of seconds here), with a timeout of
    what is left of the budget;
-4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count. It replaces
-   the baseline only if that standard measurement beats the baseline by more than `min_gain`: ties, and
-   anything the noise could explain, go to the plain framework. The tuned plan is never slower than
-   baseline by construction, only ever by noise.
+4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, right after
+   the baseline is measured the same way: short trials only rank plans (their first steps run slow, so a
+   short baseline flatters every speedup), and the speedup reported is between two standard measurements,
+   with its bootstrap CI. The plan replaces the baseline only if it beats the baseline's standard
+   measurement by more than `min_gain`: ties, and anything the noise could explain, go to the plain
+   framework. The tuned plan is never slower than baseline by construction, only ever by noise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Callable, Literal, Protocol
 from batchmark.plans import Plan
 from batchmark.errors import TuneFailed
 from batchmark.engine.profiles import PROFILES, Profile
+from batchmark.engine.stats import median_ratio_ci
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
 from batchmark.tune.space import SearchSpace
@@ -83,7 +86,9 @@ class SearchSettings:
     short_steps: int = 2
     more_steps: int = 2  # what each survivor of a halving round adds
     standard: Profile = PROFILES["standard"]
-    budget_factor: float = 3.0  # tuning may cost this many standard measurements of one plan
+    # Tuning may cost this many standard measurements of one plan: the last two are the baseline and the winner
+    # measured alike, so 4x leaves about two for the search itself.
+    budget_factor: float = 4.0
     budget_seconds: float | None = None  # an absolute budget instead of the factor
     # A compile is tried only if the budget left covers a short trial plus this much: torch.compile from its
     # warm on-disk cache took 5-23 s per model here, XLA 17-106 s. A longer (cold) compile is cut off by the
@@ -102,12 +107,33 @@ class TuneResult:
     standard: Trial | None  # the chosen plan at the standard step count (None: the baseline was chosen outright)
     tuning_seconds: float
     budget_seconds: float
+    # The baseline at the standard step count, measured just before `standard`: the other side of the speedup.
+    baseline_standard: Trial | None = None
+
+    @property
+    def measured_alike(self) -> bool:
+        """Whether the speedup is between two standard measurements (else nothing beat the baseline's screening)."""
+        return self.standard is not None and self.baseline_standard is not None
 
     @property
     def speedup(self) -> float:
-        """Baseline median / chosen median: > 1 is faster."""
-        chosen = statistics.median(self.standard.step_seconds) if self.standard else self.baseline.median
-        return self.baseline.median / chosen
+        """Baseline median / chosen median at the standard step count: > 1 is faster; 1 when the baseline won."""
+        if not self.measured_alike:
+            return 1.0
+        return statistics.median(self.baseline_standard.step_seconds) / statistics.median(self.standard.step_seconds)
+
+    @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        """The speedup's 95% percentile-bootstrap CI, as `batchmark compare` computes a ratio's."""
+        if not self.measured_alike:
+            return None
+        _, low, high = median_ratio_ci(self.standard.step_seconds, self.baseline_standard.step_seconds)
+        return low, high
+
+    @property
+    def baseline_seconds(self) -> float:
+        """The baseline's median: at the standard step count when measured alike, else from its short trials."""
+        return statistics.median(self.baseline_standard.step_seconds) if self.measured_alike else self.baseline.median
 
     @property
     def chosen_seconds(self) -> float:
@@ -136,9 +162,10 @@ class Search:
         return self.budget - self._spent()
 
     def _reserve(self) -> float:
-        """Kept back for the final standard measurement of the best plan so far."""
+        """Kept back for the final standard measurements: the best plan so far's and the baseline's."""
         best = min((c.median for c in self._ranked()), default=self.baseline_step)
-        return standard_seconds(best, self.overhead, self.settings.standard)
+        return (standard_seconds(best, self.overhead, self.settings.standard)
+                + standard_seconds(self.baseline_step, self.overhead, self.settings.standard))
 
     def _short_cost(self) -> float:
         return self.overhead + (self.settings.short_warmup + self.settings.short_steps) * self.baseline_step
@@ -234,25 +261,33 @@ class Search:
     def _confirm(self, baseline: Candidate) -> TuneResult:
         ranked = self._ranked()
         best = ranked[0] if ranked else baseline
-        standard_trial = None
+        standard_trial = baseline_trial = None
         if best is not baseline:
-            self.say(f"re-measuring the fastest, {best.plan.describe()}, at the standard step count")
+            self.say(f"measuring the baseline and then the fastest, {best.plan.describe()}, at the standard step "
+                     f"count: the speedup is between two measurements taken the same way")
             profile = self.settings.standard
             rule = StopRule(profile.warmup_steps, profile.min_seconds, profile.min_steps, profile.max_steps)
+            baseline_trial = self.measure(baseline.plan, rule, timeout=profile.timeout_seconds, final=True)
             standard_trial = self.measure(best.plan, rule, timeout=profile.timeout_seconds, final=True)
-            confirm = Candidate(best.plan, "standard", [standard_trial])
-            if not standard_trial.ok:
+            confirm, reference = Candidate(best.plan, "standard", [standard_trial]), Candidate(
+                baseline.plan, "standard", [baseline_trial])
+            if not baseline_trial.ok:
+                best.verdict, best.reason = "not tried", (f"the baseline failed at the standard step count "
+                                                          f"({baseline_trial.failure}): nothing to compare with")
+                best, standard_trial, baseline_trial = baseline, None, None
+            elif not standard_trial.ok:
                 best.verdict, best.reason = "failed", f"failed at the standard step count: {standard_trial.failure}"
-                best, standard_trial = baseline, None
-            elif confirm.median * (1 + self.settings.min_gain) >= baseline.median:
+                best, standard_trial, baseline_trial = baseline, None, None
+            elif confirm.median * (1 + self.settings.min_gain) >= reference.median:
                 best.verdict = "rejected"
                 best.reason = (f"at the standard step count {confirm.median:.4g} s against the baseline's "
-                               f"{baseline.median:.4g} s: not {self.settings.min_gain:.0%} faster")
-                best, standard_trial = baseline, None
+                               f"{reference.median:.4g} s: not {self.settings.min_gain:.0%} faster")
+                best, standard_trial, baseline_trial = baseline, None, None
         best.verdict = "chosen"
         for candidate in self.candidates:
             if candidate.verdict == "measured":
                 candidate.verdict = "rejected"
                 candidate.reason = candidate.reason or "slower than the chosen plan"
         return TuneResult(baseline=baseline, chosen=best, candidates=self.candidates, pruned=self.space.pruned,
-                          standard=standard_trial, tuning_seconds=self._spent(), budget_seconds=self.budget)
+                          standard=standard_trial, tuning_seconds=self._spent(), budget_seconds=self.budget,
+                          baseline_standard=baseline_trial)

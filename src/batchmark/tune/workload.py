@@ -54,7 +54,8 @@ def worker_measure(workload: str, framework: str, batch_size: int, image_size: i
 def tuned_plan(result: TuneResult, key: cache.TuneKey) -> cache.TunedPlan:
     return cache.TunedPlan(
         key=key, plan=result.chosen.plan, baseline_plan=result.baseline.plan,
-        baseline_seconds=result.baseline.median, seconds=result.chosen_seconds, speedup=result.speedup,
+        baseline_seconds=result.baseline_seconds, seconds=result.chosen_seconds, speedup=result.speedup,
+        measured_alike=result.measured_alike, speedup_ci=result.speedup_ci,
         tuned_at=dt.datetime.now(dt.timezone.utc).isoformat(), tuning_seconds=result.tuning_seconds,
         budget_seconds=result.budget_seconds,
         candidates=[cache.CandidateSummary(plan=c.plan, stage=c.stage, verdict=c.verdict, reason=c.reason,
