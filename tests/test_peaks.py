@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from batchmark.results import apply_peaks
+from batchmark.results import ABOVE_PEAK, apply_peaks
 from tests import sample_runs
 
 
@@ -36,3 +36,19 @@ def test_failed_rows_have_no_flop_rate():
     failed = next(row for row in run.rows if row.status == "failed")
     assert failed.achieved_flops_per_second is None and failed.percent_of_peak is None
 
+
+
+def test_a_row_above_the_calibrated_peak_shows_no_percentage_and_says_why():
+    """A peak measured on a busy machine is too low; a row that outruns it proves it. The row says so, once,
+    however often the derived fields are recomputed, instead of printing a % above 100."""
+    run = sample_runs.standard_run()
+    run.calibration = sample_runs.calibration(fp32=1e9)  # 1 GFLOP/s: below what every fp32 row reached
+    apply_peaks(run)
+    apply_peaks(run)
+    measured = [row for row in run.rows if row.status == "ok" and row.plan.precision == "fp32"]
+    assert measured
+    for row in measured:
+        assert row.percent_of_peak is None and row.achieved_flops_per_second > 1e9
+        (warning,) = [warning for warning in row.warnings if warning.code == ABOVE_PEAK]
+        assert "measured on a busy machine" in warning.message and "batchmark calibrate --force" in warning.message
+        assert run.calibration.measured_at[:10] in warning.message  # when the suspect peak was measured

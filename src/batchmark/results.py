@@ -23,6 +23,7 @@ SCHEMA_VERSION = 1
 
 FailureKind = Literal["oom", "crash", "timeout", "unsupported", "error", "interrupted"]
 
+ABOVE_PEAK = "above_calibrated_peak"  # a row's warning code when it outran the calibrated peak
 FLOP_CONVENTION = (
     "2 FLOPs per multiply-accumulate of the matmul/conv/attention ops one training step runs, forward and "
     "backward (torch: torch.utils.flop_counter, grouped-conv weight gradients corrected; tensorflow: the traced "
@@ -92,6 +93,19 @@ class Peak(BaseModel):
     by_operation: dict[str, float] = Field(default_factory=dict)  # each operation's best FLOP/s
 
 
+class CalibrationConditions(BaseModel):
+    """How quiet the machine was while its peak was measured; a calibration on a busy one is refused."""
+
+    others_cpu_share: float  # other processes' share of the machine's CPU time during the trials
+    load_average: float  # 1-minute load average when calibrating started
+    logical_cores: int
+    trial_spread: float  # the largest (best - median) / best over each operation's trials: how much they disagreed
+
+    def describe(self) -> str:
+        return (f"{self.others_cpu_share:.0%} of the CPU used by other processes, load average "
+                f"{self.load_average:.1f} on {self.logical_cores} cores, trials within {self.trial_spread:.0%}")
+
+
 class Calibration(BaseModel):
     """This machine's measured peaks, cached per machine fingerprint."""
 
@@ -101,6 +115,12 @@ class Calibration(BaseModel):
     measured_at: str
     seconds: float  # how long calibrating took
     peaks: list[Peak] = Field(default_factory=list)
+    conditions: CalibrationConditions | None = None  # None in calibrations cached before conditions were kept
+
+    def describe(self) -> str:
+        """When and how quietly it was measured: shown wherever a % of peak is."""
+        how = self.conditions.describe() if self.conditions else "conditions not recorded"
+        return f"peak calibrated {self.measured_at[:16].replace('T', ' ')} UTC ({how})"
 
     def peak(self, device: str, precision: str) -> Peak | None:
         return next((p for p in self.peaks if p.device == device and p.precision == precision), None)
@@ -173,8 +193,18 @@ def apply_peaks(results: "ResultsFile") -> None:
         row.achieved_flops_per_second = row.measured.train_flops_per_sample * row.samples_per_second
         peak = results.calibration.peak(row.plan.device, row.plan.precision) \
             if results.calibration else None
-        if peak is not None and peak.flops_per_second > 0:
+        if peak is None or peak.flops_per_second <= 0:
+            continue
+        if row.achieved_flops_per_second <= peak.flops_per_second:
             row.percent_of_peak = 100.0 * row.achieved_flops_per_second / peak.flops_per_second
+        elif not any(warning.code == ABOVE_PEAK for warning in row.warnings):
+            # A row cannot outrun the hardware: the peak is what is wrong, measured on a busy machine (or under an
+            # older calibration that did not refuse one). No % rather than a flattering one.
+            row.warnings.append(RowWarning(code=ABOVE_PEAK, message=(
+                f"{row.achieved_flops_per_second / 1e9:.1f} GFLOP/s is above this machine's calibrated "
+                f"{row.plan.precision} peak of {peak.flops_per_second / 1e9:.1f} GFLOP/s "
+                f"({results.calibration.describe()}): that peak was measured on a busy machine, so no % of peak "
+                f"is shown; run `batchmark calibrate --force` on a quiet one")))
 
 
 def parse_results(text: str, source: str) -> ResultsFile:

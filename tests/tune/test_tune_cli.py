@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -22,6 +25,7 @@ def test_calibrate_measures_each_precision_and_caches_it():
         assert any(name.startswith("matmul") for name in peak["by_operation"])
         assert any(name.startswith("conv3x3") for name in peak["by_operation"])
         assert peak["flops_per_second"] == max(peak["by_operation"].values())
+    assert calibration["conditions"]["others_cpu_share"] < 0.10  # measured quietly, or it would be refused
     again = batchmark("calibrate", "--json")
     assert json.loads(again.stdout) == calibration  # cached: not measured again
     assert "calibrating" not in again.stderr
@@ -93,3 +97,21 @@ def test_sizes_do_not_apply_to_a_user_model(fake_workloads):
     result = batchmark("tune", "tests.plugins.user_model:build", "--batch-size", "4")
     assert result.returncode == 2
     assert "do not apply to your own model" in result.stderr
+
+
+def test_a_calibration_on_a_busy_machine_is_refused_and_not_cached(tmp_path):
+    """A peak measured beside another CPU-heavy process would make every % of peak too high."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1)  # let it take its core before the window opens
+        refused = batchmark("calibrate", "--json")
+    finally:
+        busy.kill()
+        busy.wait()
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: calibration refused, nothing cached: other processes used")
+    assert "close them and run `batchmark calibrate` again" in lines[-1]
+    quiet = batchmark("calibrate")  # nothing was cached: measured now, on the quiet machine
+    assert quiet.returncode == 0, quiet.stderr
+    assert "calibrating" in quiet.stderr and "of the CPU used by other processes" in quiet.stdout

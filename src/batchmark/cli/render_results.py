@@ -39,10 +39,11 @@ def flops_cell(value: float | None) -> str:
 
 
 def results_table(results: ResultsFile) -> Table:
+    peak = f"; {results.calibration.describe()}" if results.calibration else "; no calibration: no % of peak"
     table = Table(title=f"Seconds per training batch — run {results.run_id} ({results.profile} profile)",
                   caption="lower is better; speedup = baseline median / plan median; model FLOP/s = training FLOPs "
                           "per sample × samples/s; % peak against this machine's calibrated peak for the row's "
-                          "device and precision")
+                          f"device and precision{peak}")
     table.add_column("workload", no_wrap=True)
     table.add_column("framework", no_wrap=True)
     table.add_column("plan")

@@ -26,6 +26,7 @@ def print_calibration(found: Calibration, console: Console) -> None:
         table.add_row(peak.device, peak.precision, format_flops(peak.flops_per_second), peak.operation,
                       ", ".join(f"{name}: {format_flops(rate)}" for name, rate in peak.by_operation.items()))
     console.print(table)
+    console.print(Text(found.describe()))
     console.print(f"cached for this machine's fingerprint {found.fingerprint[:12]}; `--force` measures again",
                   highlight=False)
 

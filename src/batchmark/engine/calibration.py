@@ -17,15 +17,20 @@ import tempfile
 from pathlib import Path
 
 import platformdirs
+import psutil
 from pydantic import ValidationError
 
+from batchmark.engine.contention import Window
 from batchmark.errors import CalibrationError
 from batchmark.files import write_atomically
 from batchmark.frameworks import installed_version
 from batchmark.machine import Fingerprint, fingerprint
-from batchmark.results import Calibration, Peak
+from batchmark.results import Calibration, CalibrationConditions, Peak
 
 CALIBRATION_TIMEOUT_SECONDS = 600
+# Other processes' share of the CPU time above which a calibration is refused. A quiet machine shows about 1%;
+# one busy process beside the 2-thread calibration on 2 cores takes a third or more.
+BUSY_SHARE = 0.10
 FRAMEWORK = "torch"  # the peak is the hardware's; torch's matmul and conv paths are what measure it
 
 
@@ -56,12 +61,13 @@ def cached(machine: Fingerprint | None = None) -> Calibration | None:
 
 
 def calibrate(machine: Fingerprint | None = None) -> Calibration:
-    """Measure the peaks now (about 10 s on a CPU) and cache them."""
+    """Measure the peaks now (about 10 s on a CPU) and cache them; a busy machine's peaks are refused, not cached."""
     machine = machine or fingerprint()
     if installed_version(FRAMEWORK) is None:
         raise CalibrationError("calibrating needs PyTorch: pip install -c constraints.txt -e '.[torch]'")
     with tempfile.TemporaryDirectory(prefix="batchmark-calibrate-") as folder:
         reply = Path(folder) / "peaks.json"
+        window = Window.open()
         try:
             completed = subprocess.run([sys.executable, "-m", "batchmark.frameworks.torch_peak", str(reply)],
                                        capture_output=True, text=True, timeout=CALIBRATION_TIMEOUT_SECONDS)
@@ -71,11 +77,22 @@ def calibrate(machine: Fingerprint | None = None) -> Calibration:
             lines = [line for line in completed.stderr.splitlines() if line.strip()]
             raise CalibrationError(f"calibration failed (exit {completed.returncode}): "
                                    f"{lines[-1] if lines else 'no output'}")
+        others = window.others_share()
         measured = json.loads(reply.read_text())
+    conditions = CalibrationConditions(others_cpu_share=others, load_average=window.load_average,
+                                       logical_cores=psutil.cpu_count() or 1,
+                                       trial_spread=max((peak.pop("trial_spread") for peak in measured["peaks"]),
+                                                        default=0.0))
+    if others > BUSY_SHARE:
+        raise CalibrationError(
+            f"calibration refused, nothing cached: other processes used {others:.0%} of this machine's CPU time "
+            f"while the peak was measured (load average {window.load_average:.1f} on {conditions.logical_cores} "
+            f"cores), and a busy machine's peak would make every % of peak too high; close them and run "
+            f"`batchmark calibrate` again")
     calibration = Calibration(
         fingerprint=fingerprint_hash(machine), framework=FRAMEWORK, framework_version=measured["framework_version"],
         measured_at=dt.datetime.now(dt.timezone.utc).isoformat(), seconds=measured["seconds"],
-        peaks=[Peak(**peak) for peak in measured["peaks"]],
+        peaks=[Peak(**peak) for peak in measured["peaks"]], conditions=conditions,
     )
     _store(calibration)
     return calibration

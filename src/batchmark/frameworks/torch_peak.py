@@ -10,6 +10,7 @@ minutes), then the best of several trials is kept: a peak is what the hardware *
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,8 +38,9 @@ def precisions_of(device) -> list[str]:
     return names
 
 
-def _best_rate(call, flops: float, device: TorchDevice) -> float:
-    best = 0.0
+def _best_rate(call, flops: float, device: TorchDevice) -> tuple[float, float]:
+    """(the best trial's FLOP/s, (best - median) / best): how much the trials disagreed."""
+    rates = []
     for _ in range(TRIALS):
         device.synchronize()
         start = time.perf_counter()
@@ -50,8 +52,9 @@ def _best_rate(call, flops: float, device: TorchDevice) -> float:
             elapsed = time.perf_counter() - start
             if elapsed >= TRIAL_SECONDS:
                 break
-        best = max(best, flops * calls / elapsed)
-    return best
+        rates.append(flops * calls / elapsed)
+    best = max(rates)
+    return best, (best - statistics.median(rates)) / best
 
 
 def _grow(make, sizes, device: TorchDevice):
@@ -68,7 +71,7 @@ def _grow(make, sizes, device: TorchDevice):
     raise AssertionError("unreachable")
 
 
-def matmul_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, float]:
+def matmul_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[float, float]]:
     def make(n):
         a = torch.randn(n, n, device=device.torch_device).to(dtype)
         b = torch.randn(n, n, device=device.torch_device).to(dtype)
@@ -79,7 +82,7 @@ def matmul_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, float]:
     return f"matmul {n}x{n}", _best_rate(call, flops, device)
 
 
-def conv_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, float]:
+def conv_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[float, float]]:
     # ResNet50's stage-2 3x3 convolution: 128 -> 128 channels at 28x28, stride 1, NHWC.
     channels, size = 128, 28
 
@@ -102,18 +105,20 @@ def measure_peaks() -> list[dict]:
         device = TorchDevice(support.name)
         for precision in precisions_of(support):
             set_float32_math(Plan(device=support.name, precision=precision))
-            by_operation = {}
+            by_operation, spreads = {}, []
             for measure in (matmul_peak, conv_peak):
                 try:
-                    name, rate = measure(device, DTYPES[precision])
+                    name, (rate, spread) = measure(device, DTYPES[precision])
                 except (RuntimeError, NotImplementedError) as error:  # a dtype a device's kernels lack
                     print(f"{support.name} {precision} {measure.__name__}: {error}", file=sys.stderr)
                     continue
                 by_operation[name] = rate
+                spreads.append(spread)
             if by_operation:
                 operation = max(by_operation, key=by_operation.get)
                 peaks.append({"device": support.name, "precision": precision, "operation": operation,
-                              "flops_per_second": by_operation[operation], "by_operation": by_operation})
+                              "flops_per_second": by_operation[operation], "by_operation": by_operation,
+                              "trial_spread": max(spreads)})
     return peaks
 
 
