@@ -198,3 +198,17 @@ def test_the_terminal_shows_verdicts_and_bracketed_plan_labels_intact():
                      "geomean B/A over 3 rows", "refused: gan", "batch size 32 vs 16",
                      "warning: hardware differs: hostname: box-a → box-b"):
         assert expected in output, expected
+
+
+def test_a_plan_measured_once_under_two_names_pairs_under_each():
+    """A quick run measures TensorFlow's accelerated plan once, as its baseline; a standard run measures the
+    two apart. Comparing the runs pairs the one row under both names, and never compares it with itself."""
+    shared = row(steps(1.0))
+    shared.also_labels = ["accelerated"]
+    quick = run([shared])
+    standard = run([row(steps(1.0, seed=2)), row(steps(0.8, seed=3), plan="accelerated")], run_id="b")
+    comparison = compare_results(quick, standard)
+    assert [(pair.plan_a, pair.plan_b, pair.status) for pair in comparison.pairs] == [
+        ("baseline", "baseline", "compared"), ("accelerated", "accelerated", "compared")]
+    assert comparison.unmatched_a == [] and comparison.unmatched_b == []
+    assert compare_results(quick, quick, plans=("baseline", "accelerated")).pairs[0].ratio == 1.0

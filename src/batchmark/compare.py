@@ -147,8 +147,8 @@ def compare_results(run_a: ResultsFile, run_b: ResultsFile, threshold: float = D
     """Rows pair by (workload, framework, plan label); with `plans=(label_a, label_b)`, A's rows of label_a
     pair with B's rows of label_b by (workload, framework). run_a may be run_b."""
     _check_arguments(run_a, run_b, threshold, plans, resamples)
-    rows_a = [row for row in run_a.rows if plans is None or row.plan_label == plans[0]]
-    rows_b = [row for row in run_b.rows if plans is None or row.plan_label == plans[1]]
+    rows_a = [row for row in named_rows(run_a.rows) if plans is None or row.plan_label == plans[0]]
+    rows_b = [row for row in named_rows(run_b.rows) if plans is None or row.plan_label == plans[1]]
     matched, only_a, only_b = pair_rows(rows_a, rows_b, match_labels=plans is None)
     pairs = [compare_pair(a, b, threshold, resamples, seed) for a, b in matched]
     ratios = [pair.ratio for pair in pairs if pair.status == "compared"]
@@ -172,9 +172,16 @@ def _check_arguments(run_a: ResultsFile, run_b: ResultsFile, threshold: float, p
     if len(plans) != 2:
         raise CompareError(f"plans {plans!r} is not allowed: give two labels, A's plan then B's")
     for run, label in zip((run_a, run_b), plans):
-        labels = list(dict.fromkeys(row.plan_label for row in run.rows))
+        labels = list(dict.fromkeys(row.plan_label for row in named_rows(run.rows)))
         if label not in labels:
             raise CompareError(f"plan '{label}' is not in run {run.run_id}; its plans: {', '.join(labels) or 'none'}")
+
+
+def named_rows(rows: list[Row]) -> list[Row]:
+    """One row per plan name: a plan measured once under several names ("baseline = accelerated", where no
+    switch applies) pairs under each, so that a run where they differ compares with one where they do not."""
+    return [row if not row.also_labels else row.model_copy(update={"plan_label": label, "also_labels": []})
+            for row in rows for label in (row.plan_label, *row.also_labels)]
 
 
 def pair_rows(rows_a: list[Row], rows_b: list[Row], match_labels: bool

@@ -145,6 +145,9 @@ class Row(BaseModel):
     # Where the plan came from: "static" (assumed switches), "tuned" (measured by `batchmark tune`), or None
     # for plans named switch by switch.
     plan_source: PlanSource | None = None
+    # Other plan names of the run that resolved to exactly this plan ("accelerated" where no switch applies):
+    # one plan is measured once and shown once, under all its names, never as two rows that differ by noise.
+    also_labels: list[str] = Field(default_factory=list)
     achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
     percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
 

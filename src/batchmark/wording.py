@@ -95,15 +95,28 @@ def fastest(results: ResultsFile) -> list[Sentence]:
         # Overlapping 95% CIs of the medians: the order of the two is not established by this run.
         clear = best.statistics.ci_high < second.statistics.ci_low
         verdict = (f"{ratio:.2f}x faster than" if clear else "within noise of") + \
-            f" {second.framework} · {second.plan_label} ({second.statistics.median:.4f})"
+            f" {second.framework} · {plan_name(second)} ({second.statistics.median:.4f})"
         sentences.append(sentence(Phrase(f"{workload}: ", "strong"), "fastest here is ",
-                                  Phrase(f"{best.framework} · {best.plan_label}", "best"),
+                                  Phrase(f"{best.framework} · {plan_name(best)}", "best"),
                                   f" at {best.statistics.median:.4f} s/batch, {verdict}"))
     return sentences
 
 
 def where(workload: str, framework: str, plan: str) -> str:
     return f"{workload} / {framework} / {plan}"
+
+
+def plan_name(row: Row) -> str:
+    """The row's plan under every name it was asked for: "baseline = accelerated" when they resolved alike."""
+    return " = ".join((row.plan_label, *row.also_labels))
+
+
+def same_plan(row: Row) -> Phrase | None:
+    """Why one row stands for several plan names; None for a row of one name."""
+    if not row.also_labels:
+        return None
+    return Phrase(f"{', '.join(row.also_labels)} = {row.plan_label} here: no switch applies, so it was measured "
+                  f"once", "muted")
 
 
 def failed(row: Row) -> Phrase:
@@ -113,13 +126,13 @@ def failed(row: Row) -> Phrase:
 
 def failure(index: int, row: Row) -> Sentence:
     """The note under the table for a failed row, `index` its [n] in the notes column."""
-    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, row.plan_label)} failed "
+    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, plan_name(row))} failed "
                                           f"({row.failure.kind}): ", "bad"), row.failure.message,
                     Phrase(f" (log: {row.failure.log})" if row.failure.log else "", "muted"))
 
 
 def row_warning(index: int, row: Row, warning: RowWarning) -> Sentence:
-    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, row.plan_label)}: ", "warn"),
+    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, plan_name(row))}: ", "warn"),
                     warning.message)
 
 

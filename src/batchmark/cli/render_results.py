@@ -24,10 +24,13 @@ def styled(words: Phrase | Sentence) -> Text:
 
 
 def plan_cell(row: Row) -> Text:
-    text = Text(row.plan_label, style="bold")
+    text = Text(wording.plan_name(row), style="bold")
     if row.plan_source:
         text.append(f" ({row.plan_source})", style="cyan" if row.plan_source == "tuned" else "dim")
     text.append(f"\n{row.plan.describe()}", style="dim")
+    note = wording.same_plan(row)
+    if note is not None:
+        text.append(f"\n{note.text}", style=STYLES[note.tone])
     return text
 
 

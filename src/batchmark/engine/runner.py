@@ -47,6 +47,7 @@ class Job:
     batch_size: int
     image_size: int
     plan_source: PlanSource | None = None  # None for plans named switch by switch
+    also: tuple[str, ...] = ()  # other requested plans that resolved to this same plan: measured once, here
 
 
 @dataclass
@@ -161,14 +162,19 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                     # No compiler beyond what the plain framework already does (JAX always jits).
                     plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
                 check_plan(plan)
-                jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source))
+                same = next((index for index, job in enumerate(jobs) if job.plan == plan and
+                             (job.workload, job.batch_size, job.image_size) == (workload, batch_size, image_size)), None)
+                if same is None:
+                    jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source))
+                elif plan_request.label != jobs[same].plan_label and plan_request.label not in jobs[same].also:
+                    jobs[same] = dataclasses.replace(jobs[same], also=(*jobs[same].also, plan_request.label))
     return jobs
 
 
 def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
     common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
                   plan=job.plan, batch_size=job.batch_size, image_size=job.image_size,
-                  plan_source=job.plan_source)
+                  plan_source=job.plan_source, also_labels=list(job.also))
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
     statistics = summarize(output.step_seconds)

@@ -230,6 +230,7 @@ def render_report(runs: list[ResultsFile], title: str | None = None) -> str:
         rows=rows,
         batch_text=batch_text,
         flop_conventions=conventions,
+        plan_name=wording.plan_name,
         calibrations=list(dict.fromkeys(run.calibration.describe() for run in runs if run.calibration)),
         plotly_js=plotly_js(),
         generated=format_time(datetime.now().astimezone().isoformat()),

@@ -24,6 +24,7 @@ from batchmark.store.tables import Machine, Result, Run
 
 
 SOURCE = "request body"
+MAX_ALSO_LABELS = 8
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
 # Run ids appear in URLs; batchmark makes them as 20261128T193006Z-0f9f72.
@@ -137,6 +138,10 @@ def too_long(results: ResultsFile) -> str | None:
               ("batchmark_version", results.batchmark_version, Run.batchmark_version),
               ("profile", results.profile, Run.profile)]
     for index, row in enumerate(results.rows):
+        if len(row.also_labels) > MAX_ALSO_LABELS:  # one plan under a few names, not a list to store
+            return f"rows.{index}.also_labels: {len(row.also_labels)} names, at most {MAX_ALSO_LABELS}"
+        fields += [(f"rows.{index}.also_labels.{position}", label, Result.plan_label)
+                   for position, label in enumerate(row.also_labels)]
         fields += [(f"rows.{index}.workload", row.workload, Result.workload),
                    (f"rows.{index}.plan_label", row.plan_label, Result.plan_label),
                    (f"rows.{index}.plan_source", row.plan_source or "", Result.plan_source)]

@@ -79,7 +79,7 @@ def new_result(row: Row, position: int) -> Result:
         failure_log=row.failure.log if row.failure else None,
         warnings=[warning.model_dump() for warning in row.warnings], flop_convention=row.flop_convention,
         samples_per_second=row.samples_per_second, compile_seconds=row.compile_seconds,
-        measured=row.measured is not None, plan_source=row.plan_source,
+        measured=row.measured is not None, plan_source=row.plan_source, also_labels=list(row.also_labels),
     )
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
@@ -112,7 +112,7 @@ def row_of(result: Result) -> Row:
         batch_size=result.batch_size, image_size=result.image_size, status=result.status, failure=failure,
         measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
         samples_per_second=result.samples_per_second, compile_seconds=result.compile_seconds,
-        flop_convention=result.flop_convention, plan_source=result.plan_source,
+        flop_convention=result.flop_convention, plan_source=result.plan_source, also_labels=result.also_labels or [],
     )
 
 

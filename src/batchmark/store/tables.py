@@ -84,6 +84,7 @@ class Result(Base):
     warnings: Mapped[list] = mapped_column(JSON)  # [{"code", "message"}]
     flop_convention: Mapped[str] = mapped_column(Text)
     plan_source: Mapped[str | None] = mapped_column(String(20))  # "static" or "tuned" for named plans
+    also_labels: Mapped[list | None] = mapped_column(JSON)  # other plan names measured by this row (0004)
     # What the worker measured, when it got that far (a failed row may have none).
     measured: Mapped[bool] = mapped_column(default=False)
     setup_seconds: Mapped[float | None] = mapped_column(Float)
