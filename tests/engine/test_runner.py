@@ -81,3 +81,9 @@ def test_a_plan_named_twice_is_measured_once_and_shown_under_both_names():
     torch = SuiteRequest(workloads=["densenet121"], frameworks=["torch"], plans=parse_plans(["baseline,accelerated"]),
                          device="auto", profile=PROFILES["quick"])
     assert [job.also for job in plan_jobs(torch, {"torch": {"cpu": cpu}})] == [(), ()]  # channels_last differs
+
+
+def test_a_workload_named_twice_is_measured_twice():
+    request = SuiteRequest(workloads=["mobilenetv3", "mobilenetv3"], frameworks=["torch"],
+                           plans=parse_plans(["baseline"]), device="auto", profile=PROFILES["quick"])
+    assert [job.also for job in plan_jobs(request, CPU)] == [(), ()]

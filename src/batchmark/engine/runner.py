@@ -150,6 +150,9 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                              f"Available: {', '.join(available)}.")
     for workload in request.workloads:
         batch_size, image_size = workload_sizes(request, workload)
+        # Plan names that resolve alike are merged among this workload's jobs only: a workload named twice
+        # (to see the suite go on after a failure, or to measure drift) is measured twice.
+        first = len(jobs)
         for framework in request.frameworks:
             available = devices[framework]
             target = request.device if request.device != "auto" else next(d for d in DEVICE_PREFERENCE if d in available)
@@ -162,8 +165,7 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                     # No compiler beyond what the plain framework already does (JAX always jits).
                     plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
                 check_plan(plan)
-                same = next((index for index, job in enumerate(jobs) if job.plan == plan and
-                             (job.workload, job.batch_size, job.image_size) == (workload, batch_size, image_size)), None)
+                same = next((index for index in range(first, len(jobs)) if jobs[index].plan == plan), None)
                 if same is None:
                     jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source))
                 elif plan_request.label != jobs[same].plan_label and plan_request.label not in jobs[same].also:
