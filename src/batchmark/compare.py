@@ -10,7 +10,7 @@ Rows whose results cannot be compared are refused, not compared: a different bat
 precision or workload definition makes a ratio of seconds per batch meaningless. What only might explain
 a difference (framework versions, the machine, the profile) is a warning.
 
-Pure: no files, no printing. `compare_display` draws a Comparison; the CLI reads the runs.
+Pure: no files, no printing. `batchmark.cli.render_compare` draws a Comparison; `batchmark.api.runs` reads the runs.
 """
 
 from __future__ import annotations
