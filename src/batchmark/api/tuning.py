@@ -7,6 +7,7 @@ factory returning model, loss function, example batch and optionally an optimize
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -63,9 +64,7 @@ def parse_budget(text: str) -> SearchSettings:
 def search_settings(budget: str, loss_tolerance: float) -> SearchSettings:
     if not 0 < loss_tolerance < 1:
         raise UsageError(f"--loss-tolerance {loss_tolerance}: give a fraction between 0 and 1, e.g. 0.05.")
-    settings = parse_budget(budget)
-    return SearchSettings(budget_factor=settings.budget_factor, budget_seconds=settings.budget_seconds,
-                          loss_tolerance=loss_tolerance)
+    return dataclasses.replace(parse_budget(budget), loss_tolerance=loss_tolerance)
 
 
 def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = ("torch",),
@@ -92,10 +91,10 @@ def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[
         raise UsageError("--batch-size and --image-size do not apply to your own model (module:function): its "
                          "factory's example batch sets the shapes.")
     devices = {name: probe_devices(name) for name in frameworks}
-    peaks, fresh = calibration.cached_or_calibrate()
+    machine = fingerprint()
+    peaks, fresh = calibration.cached_or_calibrate(machine)
     if fresh:
         events.say(f"calibrated this machine's peak in {peaks.seconds:.0f} s (`batchmark calibrate` shows it)")
-    machine = fingerprint()
     outcomes = []
     for reference in user_models:
         outcomes.append(tune_user_model(reference, settings, force, seed, events))

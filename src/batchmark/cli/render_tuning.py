@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from batchmark import wording
+from batchmark.cli.app import say
 from batchmark.results import Calibration
 from batchmark.tune.cache import TunedPlan
 from batchmark.tune.workload import switches
@@ -29,15 +31,6 @@ def print_calibration(found: Calibration, console: Console) -> None:
     console.print(Text(found.describe()))
     console.print(f"cached for this machine's fingerprint {found.fingerprint[:12]}; `--force` measures again",
                   highlight=False)
-
-
-def ratio_text(seconds: float | None, baseline_seconds: float, is_baseline: bool) -> str:
-    if seconds is None:
-        return "—"
-    if is_baseline:
-        return "1.00x"
-    speed = baseline_seconds / seconds
-    return f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
 
 
 def screening_baseline(tuned: TunedPlan) -> float:
@@ -72,7 +65,8 @@ def print_tuning(title: str, tuned: TunedPlan, console: Console) -> None:
     for candidate in tuned.candidates:
         table.add_row(switches(candidate.plan, base), candidate.stage, str(candidate.steps),
                       "—" if candidate.median_seconds is None else f"{candidate.median_seconds:.4f}",
-                      ratio_text(candidate.median_seconds, screening, candidate.plan == base),
+                      wording.speedup(screening / candidate.median_seconds if candidate.median_seconds else None,
+                                      is_baseline=candidate.plan == base).text,
                       Text.assemble((candidate.verdict, VERDICT_STYLES.get(candidate.verdict, "")),
                                     f": {candidate.reason}" if candidate.reason else ""))
     console.print(table)
@@ -89,12 +83,10 @@ def print_tuning(title: str, tuned: TunedPlan, console: Console) -> None:
 
 def print_tune_outcome(outcome, console: Console) -> None:
     """One TuneOutcome: its table, or the line saying why it is cached or failed (on stderr, as news)."""
-    errors = Console(stderr=True)
     if outcome.failure is not None:
-        errors.print(f"error: {outcome.workload} · {outcome.framework} not tuned: {outcome.failure}",
-                     highlight=False, markup=False, soft_wrap=True)
+        say(f"error: {outcome.workload} · {outcome.framework} not tuned: {outcome.failure}")
         return
     if outcome.cached:
-        errors.print(f"{outcome.workload} · {outcome.framework}: a tuned plan is cached "
-                     f"({outcome.tuned.tuned_at[:19]}Z); `--force` tunes again", highlight=False, markup=False)
+        say(f"{outcome.workload} · {outcome.framework}: a tuned plan is cached ({outcome.tuned.tuned_at[:19]}Z); "
+            f"`--force` tunes again")
     print_tuning(f"{outcome.workload} · {outcome.framework}", outcome.tuned, console)

@@ -79,10 +79,9 @@ def calibrate(machine: Fingerprint | None = None) -> Calibration:
                                    f"{lines[-1] if lines else 'no output'}")
         others = window.others_share()
         measured = json.loads(reply.read_text())
+    spreads = [peak.pop("trial_spread") for peak in measured["peaks"]]  # a condition, not part of a Peak
     conditions = CalibrationConditions(others_cpu_share=others, load_average=window.load_average,
-                                       logical_cores=psutil.cpu_count() or 1,
-                                       trial_spread=max((peak.pop("trial_spread") for peak in measured["peaks"]),
-                                                        default=0.0))
+                                       logical_cores=psutil.cpu_count() or 1, trial_spread=max(spreads, default=0.0))
     if others > BUSY_SHARE:
         raise CalibrationError(
             f"calibration refused, nothing cached: other processes used {others:.0%} of this machine's CPU time "
