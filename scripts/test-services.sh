@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# What the PostgreSQL and browser tests need, on Debian as root (CI and the development machines):
-# Chromium and PostgreSQL from Debian's packages, the server started, and a role for root.
+# What the PostgreSQL, browser and allocator tests need, on Debian as root (CI and the development machines):
+# Chromium, PostgreSQL, jemalloc and tcmalloc from Debian's packages, the server started, and a role for root.
 # Elsewhere it says so and does nothing: those tests then skip, and the rest of `make test` still runs.
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "test-services: not root on Debian; the PostgreSQL and browser tests will be skipped" >&2
+    echo "test-services: not root on Debian; the PostgreSQL, browser and allocator tests will be skipped" >&2
     exit 0
 fi
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+# The allocators `--plan allocator=...` preloads, so that the tests see LD_PRELOAD take effect in a worker. Where
+# the name has the t64 suffix (Debian 13, Ubuntu 24.04), the old one selects it.
+compgen -G "/usr/lib/*/libjemalloc.so.2" >/dev/null || missing+=(libjemalloc2)
+compgen -G "/usr/lib/*/libtcmalloc_minimal.so.4" >/dev/null || missing+=(libtcmalloc-minimal4)
 if ((${#missing[@]})); then
     echo "test-services: installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq

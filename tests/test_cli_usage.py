@@ -25,6 +25,8 @@ from tests.helpers import batchmark
     (["run", "--framework", "torch", "--plan", "compile=xla", "--quick"], "compile=xla does not exist in torch"),
     (["run", "--framework", "jax", "--plan", "compile=off", "--quick"], "compile=off does not exist in jax"),
     (["run", "--framework", "tensorflow", "--plan", "channels_last=false", "--quick"], "NHWC only"),
+    (["run", "--budget", "soon"], "--budget 'soon' must be minutes"),
+    (["run", "--budget", "0"], "--budget '0' must be minutes"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, fragment):
     result = batchmark(*args)

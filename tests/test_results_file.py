@@ -10,7 +10,7 @@ import pytest
 
 from batchmark.errors import ResultsFormatError
 from batchmark.machine import Fingerprint
-from batchmark.plans import Plan
+from batchmark.plans import RUNTIME_DEFAULTS, Plan
 from batchmark.results import load_results
 from tests import sample_runs
 
@@ -35,8 +35,13 @@ def test_a_results_file_of_the_first_schema_still_loads_typed_and_unchanged():
     assert all(isinstance(row.plan, Plan) for row in loaded.rows)
     assert {row.status for row in loaded.rows} == {"ok", "failed"}
     written = json.loads(loaded.model_dump_json())
+    assert (written.pop("budget_seconds"), written.pop("not_run"), written.pop("screenings")) == (None, [], [])
     for row in written["rows"]:  # the keys added since, each at the default that means "as before"
         assert row.pop("also_labels") == []
+        assert (row.pop("notes"), row.pop("wall_seconds")) == ([], None)
+        if row["measured"] is not None:
+            assert (row["measured"].pop("stopped_by"), row["measured"].pop("precision_target")) == (None, None)
+        assert {switch: row["plan"].pop(switch) for switch in RUNTIME_DEFAULTS} == RUNTIME_DEFAULTS
     assert written == original
 
 

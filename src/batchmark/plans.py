@@ -4,6 +4,10 @@ Resolving a named plan (baseline, accelerated, tuned) against a machine is the e
 (`batchmark.engine.plan`), and which compile modes a framework has is its record's (`batchmark.frameworks`);
 here is only the vocabulary every layer shares. `compile` is "off" (eager PyTorch, a plain tf.function graph),
 a torch.compile mode, or "xla" (jit_compile=True on TensorFlow, jax.jit on JAX).
+
+The runtime switches (allocator, OpenMP's wait policy and binding, PyTorch's Adam implementation, TensorFlow's
+oneDNN) default to what a user gets without asking, so that a plan written before they existed still means the
+same; `batchmark.frameworks.runtime` applies them to a worker before its framework loads.
 """
 
 from __future__ import annotations
@@ -16,10 +20,17 @@ from batchmark.errors import Unsupported
 
 DEVICES = ("cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
-SWITCHES = ("device", "precision", "compile", "channels_last", "threads")
-# Where a named plan came from: "static" (every switch the device supports, assumed rather than measured) or
-# "tuned" (measured fastest by `batchmark tune` on this machine). Plans named switch by switch have none.
-PlanSource = Literal["static", "tuned"]
+ALLOCATORS = ("system", "jemalloc", "tcmalloc")  # malloc as the C library has it, or one preloaded in its place
+OMP_WAIT_POLICIES = ("default", "active", "passive")  # how idle OpenMP threads wait: the runtime's own, spin, sleep
+OPTIMIZERS = ("default", "foreach", "fused")  # how torch.optim.Adam runs its update
+# Each runtime switch and its default, which describe() leaves out: what a user gets without asking.
+RUNTIME_DEFAULTS = {"allocator": "system", "omp_wait": "default", "omp_bind": False, "optimizer": "default",
+                    "onednn": None}
+SWITCHES = ("device", "precision", "compile", "channels_last", "threads", *RUNTIME_DEFAULTS)
+# Where a named plan came from: "static" (every switch the device supports, assumed rather than measured),
+# "tuned" (measured fastest by `batchmark tune`, or by an earlier run, on this machine, and cached) or "screened"
+# (measured fastest by short trials in this very run). Plans named switch by switch have none.
+PlanSource = Literal["static", "tuned", "screened"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +41,25 @@ class Plan:
     compile: str = "off"
     channels_last: bool = False  # NHWC: torch's channels_last memory format; always so in Keras
     threads: int | None = None  # None: the framework's own default (all physical cores)
+    # The runtime switches: set in a worker's environment or before its first step, and never required: a
+    # library that is not installed makes the row unsupported, never a different plan under the same name.
+    allocator: str = "system"  # "jemalloc" or "tcmalloc": preloaded with LD_PRELOAD (Linux only)
+    omp_wait: str = "default"  # OMP_WAIT_POLICY; "default" leaves the OpenMP runtime's own (spin a while, then sleep)
+    omp_bind: bool = False  # OMP_PROC_BIND=close, OMP_PLACES=cores: one thread per core, kept there
+    optimizer: str = "default"  # PyTorch only: Adam as torch picks it (a loop per tensor on CPU, foreach on CUDA)
+    onednn: bool | None = None  # TensorFlow only: TF_ENABLE_ONEDNN_OPTS; None: TensorFlow decides by the CPU
 
     def describe(self) -> str:
         threads = "default" if self.threads is None else str(self.threads)
         layout = "channels_last" if self.channels_last else "contiguous"
+        runtime = "".join(f" {key}={str(value).lower() if isinstance(value, bool) else value}"
+                          for key, value in self.runtime_switches().items())
         return (f"{self.framework} {self.device} {self.precision} compile={self.compile} "
-                f"{layout} threads={threads}")
+                f"{layout} threads={threads}{runtime}")
+
+    def runtime_switches(self) -> dict[str, object]:
+        """The runtime switches this plan sets away from their defaults, as `--plan` names them."""
+        return {key: getattr(self, key) for key, default in RUNTIME_DEFAULTS.items() if getattr(self, key) != default}
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

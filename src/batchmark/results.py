@@ -53,6 +53,11 @@ class Statistics(BaseModel):
     ci_low: float  # bootstrap 95% CI of the median
     ci_high: float
 
+    @property
+    def precision(self) -> float:
+        """Half the CI's width as a fraction of the median: the precision the row reached (0.03 = ±3%)."""
+        return (self.ci_high - self.ci_low) / 2 / self.median if self.median > 0 else math.inf
+
 
 class RowWarning(BaseModel):
     code: str
@@ -74,6 +79,10 @@ class WorkerOutput(BaseModel):
     device_name: str
     framework_version: str
     threads: int | None  # intra-op threads the framework actually used
+    # Why timing stopped: "precision" (the median's CI reached the target), "time cap" (it did not, in the time
+    # the row could have), "max steps", or "steps" (a fixed count). None in files written before it was kept.
+    stopped_by: str | None = None
+    precision_target: float | None = None  # the CI half-width asked for, as a fraction of the median
 
     @field_validator("losses", mode="before")
     @classmethod
@@ -148,8 +157,33 @@ class Row(BaseModel):
     # Other plan names of the run that resolved to exactly this plan ("accelerated" where no switch applies):
     # one plan is measured once and shown once, under all its names, never as two rows that differ by noise.
     also_labels: list[str] = Field(default_factory=list)
+    # What else a reader must know about this row, one sentence each: how an in-run tuning chose its plan, or why
+    # a plan name shares this row ("accelerated = baseline here: nothing measured faster").
+    notes: list[str] = Field(default_factory=list)
+    wall_seconds: float | None = None  # the whole worker: process start, build, warm-up, steps, FLOP counting
     achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
     percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
+
+
+class NotRun(BaseModel):
+    """A row the suite's budget could not afford: named, with the arithmetic, never silently dropped."""
+
+    workload: str
+    framework: str
+    plan_label: str
+    reason: str
+
+
+class Screening(BaseModel):
+    """One in-run tuning: the accelerated plan of a (workload, framework) chosen by measuring, in this run."""
+
+    workload: str
+    framework: str
+    seconds: float  # wall time of the short trials
+    budget_seconds: float  # what it was allowed
+    chosen: Plan
+    candidates: list[str] = Field(default_factory=list)  # one line each: plan, verdict, median or reason
+    pruned: list[str] = Field(default_factory=list)  # switches not measured here, with why
 
 
 class ResultsFile(BaseModel):
@@ -164,6 +198,9 @@ class ResultsFile(BaseModel):
     machine: Fingerprint
     calibration: Calibration | None = None  # the machine's measured peaks, when calibrated
     rows: list[Row] = Field(default_factory=list)
+    budget_seconds: float | None = None  # the suite's wall-clock budget; None: unlimited
+    not_run: list[NotRun] = Field(default_factory=list)  # rows the budget could not afford
+    screenings: list[Screening] = Field(default_factory=list)  # accelerated plans tuned in this run
 
     def write(self, path: Path) -> None:
         """Atomically: a reader (or a Ctrl-C) never sees half a file."""

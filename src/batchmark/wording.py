@@ -115,8 +115,29 @@ def same_plan(row: Row) -> Phrase | None:
     """Why one row stands for several plan names; None for a row of one name."""
     if not row.also_labels:
         return None
+    if any(note.startswith(tuple(f"{label}:" for label in row.also_labels)) for note in row.notes):
+        return Phrase(f"{', '.join(row.also_labels)} = {row.plan_label} here: nothing measured faster, so it was "
+                      f"measured once", "muted")
     return Phrase(f"{', '.join(row.also_labels)} = {row.plan_label} here: no switch applies, so it was measured "
                   f"once", "muted")
+
+
+PLAN_SOURCES = {"static": "static", "tuned": "tuned", "screened": "tuned in this run"}
+
+
+def plan_source(source: str) -> str:
+    """How a named plan was found, as the tables say it."""
+    return PLAN_SOURCES.get(source, source)
+
+
+def row_note(index: int, row: Row, note: str) -> Sentence:
+    return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, plan_name(row))}: ", "muted"), note)
+
+
+def not_run(entry) -> Sentence:
+    """A row the budget could not afford, under the table."""
+    return sentence(Phrase(f"not run: {where(entry.workload, entry.framework, entry.plan_label)}: ", "warn"),
+                    entry.reason)
 
 
 def failed(row: Row) -> Phrase:

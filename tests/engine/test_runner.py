@@ -1,5 +1,7 @@
 """The parent's bookkeeping: rows from worker output, speedups the right way round, jobs from requests."""
 
+import dataclasses
+
 import pytest
 
 from batchmark.plans import DeviceSupport, Plan
@@ -59,7 +61,7 @@ def test_jobs_are_workload_major_with_resolved_plans():
 
 def test_quick_profile_does_not_compile_unless_asked():
     request = SuiteRequest(workloads=["mobilenetv3"], frameworks=["torch"],
-                           plans=parse_plans(["accelerated", "accelerated,compile=default"]), device="auto",
+                           plans=parse_plans(["static", "accelerated,compile=default"]), device="auto",
                            profile=PROFILES["quick"])
     first, second = plan_jobs(request, CPU)
     assert first.plan.compile == "off" and second.plan.compile == "default"
@@ -70,17 +72,33 @@ def test_a_plan_named_twice_is_measured_once_and_shown_under_both_names():
     """In a quick run TensorFlow's accelerated plan compiles nothing and is exactly its baseline: two rows of
     one plan differed by noise (0.168 s against 0.474 s) and the table called one 2.8x slower."""
     request = SuiteRequest(workloads=["densenet121"], frameworks=["tensorflow"],
-                           plans=parse_plans(["baseline,accelerated", "baseline,threads=default"]), device="auto",
+                           plans=parse_plans(["baseline,static", "baseline,threads=default"]), device="auto",
                            profile=PROFILES["quick"])
     cpu = DeviceSupport("cpu", bf16=False, fp16=False, tf32=False, compile=True)
     (job,) = plan_jobs(request, {"tensorflow": {"cpu": cpu}})
-    assert job.plan_label == "baseline" and job.also == ("accelerated", "baseline,threads=default")
+    assert job.plan_label == "baseline" and job.also == ("static", "baseline,threads=default")
     row = make_row(job, output([0.3], [0.2] * 5), None)
-    assert row.also_labels == ["accelerated", "baseline,threads=default"]
-    assert wording.plan_name(row) == "baseline = accelerated = baseline,threads=default"
-    torch = SuiteRequest(workloads=["densenet121"], frameworks=["torch"], plans=parse_plans(["baseline,accelerated"]),
+    assert row.also_labels == ["static", "baseline,threads=default"]
+    assert wording.plan_name(row) == "baseline = static = baseline,threads=default"
+    torch = SuiteRequest(workloads=["densenet121"], frameworks=["torch"], plans=parse_plans(["baseline,static"]),
                          device="auto", profile=PROFILES["quick"])
     assert [job.also for job in plan_jobs(torch, {"torch": {"cpu": cpu}})] == [(), ()]  # channels_last differs
+
+
+def test_an_accelerated_plan_with_nothing_cached_is_measured_in_the_run_never_assumed():
+    request = SuiteRequest(workloads=["mobilenetv3"], frameworks=["torch"],
+                           plans=parse_plans(["baseline,accelerated,tuned", "static"]), device="auto",
+                           profile=PROFILES["standard"])
+    baseline_job, screened, static = plan_jobs(request, CPU)
+    assert not baseline_job.screen and static.plan_source == "static" and not static.screen
+    assert screened.screen and screened.plan_label == "accelerated" and screened.also == ("tuned",)
+    cached = Plan(channels_last=True)
+    _, from_cache, _ = plan_jobs(request, CPU, tuned=lambda *key: cached)
+    assert not from_cache.screen and from_cache.plan == cached and from_cache.plan_source == "tuned"
+    assert from_cache.also == ("tuned",)
+    unmeasured = plan_jobs(dataclasses.replace(request, screen_missing=False), CPU)
+    assert not any(job.screen for job in unmeasured)  # the static plan, under every name that asked for it
+    assert unmeasured[1].plan_label == "accelerated" and unmeasured[1].also == ("tuned", "static")
 
 
 def test_a_workload_named_twice_is_measured_twice():

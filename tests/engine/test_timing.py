@@ -92,3 +92,53 @@ def test_losses_of_timed_steps_are_kept():
 def test_inconsistent_rule_is_refused():
     with pytest.raises(ValueError):
         StopRule(warmup_steps=0, min_seconds=1, min_steps=10, max_steps=5)
+
+
+# The precision rule: stop when the median's 95% CI is within the target, or at the time cap.
+PRECISE = dict(warmup_steps=0, min_seconds=0.0, min_steps=5, max_steps=50, target_precision=0.03, max_seconds=30.0)
+
+
+def test_a_quiet_machine_stops_at_the_minimum_with_its_precision_reached():
+    clock = FakeClock()
+    steps = [1.0, 1.01, 0.99, 1.0, 1.005] + [1.0] * 60
+    result = measure(RecordingSession(clock, steps), StopRule(**PRECISE), clock=clock)
+    assert len(result.step_seconds) == 5
+    assert result.stopped_by == "precision"
+
+
+def test_a_noisy_machine_takes_more_steps_until_the_time_cap():
+    clock = FakeClock()
+    steps = [1.0, 1.5, 0.7, 1.3, 0.8] * 20  # ±30%: ±3% is out of reach in 30 s of steps
+    result = measure(RecordingSession(clock, steps), StopRule(**PRECISE), clock=clock)
+    assert result.stopped_by == "time cap"
+    assert 30.0 <= sum(result.step_seconds) < 32.0
+
+
+def test_noise_that_settles_stops_once_the_target_is_met():
+    clock = FakeClock()
+    steps = [1.0, 1.4, 0.8, 1.2, 0.9] + [1.0] * 60  # a noisy start, then a quiet machine
+    result = measure(RecordingSession(clock, steps), StopRule(**PRECISE), clock=clock)
+    assert result.stopped_by == "precision"
+    assert 5 < len(result.step_seconds) < 30
+
+
+def test_the_maximum_count_still_wins_over_the_target():
+    clock = FakeClock()
+    steps = [1.0, 1.5, 0.7, 1.3, 0.8] * 20
+    rule = StopRule(**{**PRECISE, "max_steps": 7, "max_seconds": None})
+    result = measure(RecordingSession(clock, steps), rule, clock=clock)
+    assert (len(result.step_seconds), result.stopped_by) == (7, "max steps")
+
+
+def test_a_target_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError):
+        StopRule(**{**PRECISE, "target_precision": 3.0})
+
+
+def test_a_step_slower_than_the_give_up_bound_ends_the_trial_there():
+    clock = FakeClock()
+    rule = StopRule(warmup_steps=1, min_seconds=0, min_steps=2, max_steps=2, give_up_above=1.5)
+    result = measure(RecordingSession(clock, [9.0, 3.0, 3.0]), rule, clock=clock)
+    assert (result.step_seconds, result.stopped_by) == ([3.0], "clearly losing")
+    fast = measure(RecordingSession(clock, [9.0, 1.0, 1.0]), rule, clock=clock)  # the warm-up may be slow
+    assert (fast.step_seconds, fast.stopped_by) == ([1.0, 1.0], "max steps")

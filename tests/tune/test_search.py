@@ -39,13 +39,17 @@ class Scripted:
             self.now += self.overhead
             return Trial(plan, [], [], [], self.overhead, failure=self.failures[plan])
         steps = rule.min_steps
+        gave_up = rule.give_up_above is not None and step > rule.give_up_above
+        if gave_up:  # as the worker's timing loop does (tests/engine/test_timing.py): one step, then stop
+            steps = 1
         cost = self.overhead + compile_seconds + (rule.warmup_steps + steps) * step
         if timeout is not None and cost > timeout:
             self.now += timeout
             return Trial(plan, [], [], [], timeout, failure=f"timeout: no result after {timeout:g} s; worker killed")
         self.now += cost
         losses = [self.losses.get(plan, 2.30)] * steps
-        return Trial(plan, [step] * steps, losses, [step + compile_seconds] * rule.warmup_steps, cost)
+        return Trial(plan, [step] * steps, losses, [step + compile_seconds] * rule.warmup_steps, cost,
+                     stopped_by="clearly losing" if gave_up else None)
 
 
 def space(eager=(BASE, CL), compile_modes=("default",)) -> SearchSpace:
@@ -152,7 +156,7 @@ def test_a_compile_longer_than_the_budget_left_is_cut_off():
 
 def test_successive_halving_measures_the_faster_half_again():
     plans = [BASE, CL, BF16_CL, dataclasses.replace(BASE, precision="bf16"), dataclasses.replace(CL, threads=4)]
-    times = dict(zip(plans, (1.0, 0.9, 0.6, 0.7, 1.2)))
+    times = dict(zip(plans, (1.0, 0.8, 0.6, 0.7, 0.88)))  # threads=4 slower, but not clearly losing (< 1.5x)
     measure = Scripted(times)
     result = search(measure, eager=plans, compile_modes=(), budget_factor=1000)
     slow = by_plan(result, dataclasses.replace(CL, threads=4))
@@ -187,3 +191,49 @@ def test_a_winner_that_only_beat_the_short_baseline_is_rejected():
     result = search(measure, compile_modes=(), budget_factor=100)
     assert result.chosen.plan == BASE and result.speedup == 1.0 and not result.measured_alike
     assert "not 3% faster" in by_plan(result, CL).reason
+
+
+def test_a_clearly_losing_candidate_is_dropped_after_one_step():
+    slow = dataclasses.replace(BASE, precision="bf16")  # ranked first by the prior, and 3x slower here
+    measure = Scripted({BASE: 1.0, CL: 0.8, slow: 3.0})
+    result = search(measure, eager=(BASE, CL, slow), compile_modes=(), budget_factor=100)
+    losing = by_plan(result, slow)
+    assert losing.verdict == "rejected" and losing.reason.startswith("clearly losing")
+    assert len(losing.samples) == 1  # stopped after its first timed step, not the short trial's two
+    (rule,) = [rule for plan, rule, *_ in measure.calls if plan == slow]
+    assert rule.give_up_above == pytest.approx(1.5)  # 1.5x the best median so far (the baseline's 1.0 s)
+    assert result.chosen.plan == CL
+
+
+def test_likeliest_gains_are_measured_first_so_a_tight_budget_reaches_them():
+    measure = Scripted({BASE: 1.0, CL: 0.9, BF16_CL: 0.5})
+    result = search(measure, eager=(BASE, CL, BF16_CL), compile_modes=(), budget_factor=100)
+    order = [plan for plan, *_ in measure.calls]
+    assert order.index(BF16_CL) < order.index(CL)
+
+
+def test_a_search_inside_a_run_ranks_without_re_measuring_and_reuses_the_rows_baseline():
+    measure = Scripted({BASE: 1.0, CL: 0.8})
+    row_trial = Trial(BASE, [1.0, 1.0], [2.30, 2.30], [1.0, 1.0], 12.0)
+    result = Search(space(compile_modes=()), measure, SearchSettings(confirm=False, budget_seconds=100),
+                    clock=measure.clock).run(baseline_trial=row_trial)
+    assert result.chosen.plan == CL and result.standard is None
+    assert [plan for plan, *_ in measure.calls] == [CL]  # the baseline was not measured again
+    assert not any(final for *_, final in measure.calls)
+
+
+def test_a_search_inside_a_run_keeps_the_baseline_unless_the_winner_gains_enough():
+    measure = Scripted({BASE: 1.0, CL: 0.99})
+    result = Search(space(compile_modes=()), measure, SearchSettings(confirm=False, budget_seconds=100),
+                    clock=measure.clock).run()
+    assert result.chosen.plan == BASE
+    assert "not 3% faster" in by_plan(result, CL).reason
+
+
+def test_a_search_with_no_time_tries_nothing_and_says_so():
+    measure = Scripted({BASE: 1.0, CL: 0.8})
+    row_trial = Trial(BASE, [1.0, 1.0], [2.30, 2.30], [1.0, 1.0], 12.0)
+    result = Search(space(compile_modes=()), measure, SearchSettings(confirm=False, budget_seconds=0.0),
+                    clock=measure.clock).run(baseline_trial=row_trial)
+    assert result.chosen.plan == BASE and measure.calls == []
+    assert by_plan(result, CL).verdict == "not tried"

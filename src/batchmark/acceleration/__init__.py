@@ -121,8 +121,10 @@ def accelerate(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn
         cpu = cpu_info()
         space = search_space("torch", devices, calibration.cached(), cpu.logical_cores or 1, cpu.physical_cores or 1)
         _restrict_to_this_process(space, model)
-        result = Search(space, in_process_measure(model, optimizer, loss_fn, example_batch),
-                        settings or SearchSettings(), say=say).run()
+        # Runtime switches live in a worker's environment, set before the framework loads: not in this process.
+        in_process = dataclasses.replace(settings or SearchSettings(), runtime=False)
+        result = Search(space, in_process_measure(model, optimizer, loss_fn, example_batch), in_process,
+                        say=say).run()
         found = tuned_plan(result, key)
         cache.store(found)
         chosen = AcceleratedPlan(result.chosen.plan, "measured", result.speedup, result.chosen_seconds,

@@ -129,5 +129,6 @@ def in_process_measure(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
             return Trial(plan, [], [], [], time.monotonic() - start, failure=text)
         finally:
             torch._dynamo.reset()  # each compiled trial starts from its own graphs
-        return Trial(plan, result.step_seconds, result.losses, result.warmup_seconds, time.monotonic() - start)
+        return Trial(plan, result.step_seconds, result.losses, result.warmup_seconds, time.monotonic() - start,
+                     stopped_by=result.stopped_by)
     return run

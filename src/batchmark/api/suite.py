@@ -4,6 +4,7 @@ history as it finishes, and write the report."""
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,16 @@ from batchmark.api.tuning import tune_one
 from batchmark.engine import calibration
 from batchmark.engine.plan import parse_plans
 from batchmark.engine.profiles import PROFILES
-from batchmark.engine.runner import (SuiteRequest, new_results, plan_jobs, probe_devices, run_suite as run_jobs,
+from batchmark.engine.budget import SuiteBudget
+from batchmark.engine.runner import (Job, SuiteRequest, new_results, plan_jobs, probe_devices, run_suite as run_jobs,
                                      validate, workload_sizes)
 from batchmark.errors import CalibrationError, Interrupted, UsageError
 from batchmark.machine import Fingerprint, fingerprint, nvidia_gpus
 from batchmark.plans import Plan
-from batchmark.results import Calibration, ResultsFile
+from batchmark.results import Calibration, ResultsFile, Row
 from batchmark.store import HistoryRecorder, open_history
-from batchmark.tune import cache
+from batchmark.tune import cache, in_run
+from batchmark.tune.search import SearchSettings, TuneResult
 from batchmark.tune.workload import workload_key
 from batchmark.workloads.registry import workload_names
 
@@ -45,21 +48,42 @@ class SuiteOutcome:
         return sum(1 for row in self.results.rows if row.status == "failed")
 
 
+def parse_suite_budget(text: str | float | None) -> float | None:
+    """`--budget`: minutes ("15", "15m", "90s" for seconds) or "none"; returns seconds, None for no budget."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text) * 60
+    lowered = text.strip().lower()
+    if lowered in ("none", "unlimited", "off"):
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|s)?", lowered)
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"--budget {text!r} must be minutes like 15 (or 15m), seconds like 90s, or none.")
+    value = float(match.group(1))
+    return value if match.group(2) == "s" else value * 60
+
+
 def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = DEFAULT_FRAMEWORKS,
               plans: Sequence[str] = DEFAULT_PLANS, device: str = "auto", quick: bool = False,
               batch_size: int | None = None, image_size: int | None = None, steps: int | None = None,
               warmup: int | None = None, timeout: float | None = None, weights: Path | None = None, seed: int = 0,
               tune_first: bool = False, output: Path | None = None, report: bool = True,
               database: str | None = None, command: list[str] | None = None,
-              events: Events | None = None) -> SuiteOutcome:
+              events: Events | None = None, budget: str | float | None = "profile") -> SuiteOutcome:
     """Measure each (workload, framework, plan) row; `plans` are `--plan` values ("baseline,accelerated",
     "accelerated,compile=off"). Raises UsageError for bad input before any row runs; a row that fails is
-    recorded with its reason and the rest go on. Ctrl-C ends it early with `interrupted` set."""
+    recorded with its reason and the rest go on. Ctrl-C ends it early with `interrupted` set.
+
+    `budget` is the suite's wall-clock budget in minutes ("15", "90s", "none"); "profile" takes the profile's
+    (15 minutes standard, 3 quick). An accelerated plan with no tuned plan cached is chosen by short trials in
+    the run, within that budget."""
     events = events or Events()
+    profile = PROFILES["quick" if quick else "standard"]
+    suite_budget = SuiteBudget(parse_suite_budget(profile.budget_minutes if budget == "profile" else budget))
+    suite_budget.start()
     plugins = load_plugins()
     request = SuiteRequest(
         workloads=list(workloads or workload_names()), frameworks=list(frameworks), plans=parse_plans(list(plans)),
-        device=device, profile=PROFILES["quick" if quick else "standard"], batch_size=batch_size,
+        device=device, profile=profile, batch_size=batch_size,
         image_size=image_size, steps=steps, warmup=warmup, timeout=timeout, weights=weights, seed=seed,
         plugins=plugins,
     )
@@ -84,15 +108,55 @@ def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] 
     recorder = HistoryRecorder(history, on_error=lambda error: events.warn(
         f"the history stops here ({error}); every row is still in {path}"))
     events.suite_started(jobs)
+    screening = InRunTuning(request, devices, peaks, machine, results, events)
     interrupted = False
     try:
         run_jobs(request, jobs, results, path, on_start=events.row_started, on_progress=events.row_progress,
-                 on_row=events.row_finished, recorders=[recorder])
+                 on_row=screening.row_finished, recorders=[recorder], budget=suite_budget, screen=screening.screen)
     except Interrupted:
         interrupted = True
     report_path = write_report_beside(results, path, events) if report and results.rows else None
     return SuiteOutcome(results=results, path=path, report_path=report_path,
                         history_location=None if recorder.broken else history.location, interrupted=interrupted)
+
+
+class InRunTuning:
+    """The run's accelerated plans that nothing cached: screened just before their rows, cached after them."""
+
+    def __init__(self, request: SuiteRequest, devices: dict, peaks: Calibration | None, machine: Fingerprint,
+                 results: ResultsFile, events: Events):
+        self.request, self.devices, self.peaks, self.machine = request, devices, peaks, machine
+        self.results, self.events = results, events
+        self.searches: dict[tuple, tuple[Job, TuneResult]] = {}
+
+    @staticmethod
+    def key(item) -> tuple:
+        return item.workload, item.framework, item.batch_size, item.image_size
+
+    def screen(self, job: Job, rows: list[Row], seconds: float) -> Job:
+        allowed = "as long as it needs" if seconds == float("inf") else f"up to {seconds:.0f} s"
+        self.events.say(f"tuning {job.workload} · {job.framework} in this run: short trials, {allowed}")
+        resolved, record, result = in_run.screen(job, rows, seconds, self.request, self.devices[job.framework],
+                                                 self.peaks, self.machine,
+                                                 say=lambda line: self.events.say(f"  {line}"),
+                                                 on_progress=self.events.row_progress)
+        self.results.screenings.append(record)
+        if result is None:
+            return resolved
+        if resolved.plan == result.baseline.plan:
+            in_run.cache_after_rows(result, resolved, None, None, self.machine, SearchSettings().min_gain)
+        else:
+            self.searches[self.key(resolved)] = (resolved, result)
+        return resolved
+
+    def row_finished(self, row: Row) -> None:
+        found = self.searches.pop(self.key(row), None) if row.plan_source == "screened" else None
+        if found is not None:
+            job, result = found
+            baseline = next((other for other in self.results.rows if self.key(other) == self.key(row)
+                             and other.plan == result.baseline.plan), None)
+            in_run.cache_after_rows(result, job, baseline, row, self.machine, SearchSettings().min_gain)
+        self.events.row_finished(row)
 
 
 def machine_peaks(machine: Fingerprint, measure: bool, events: Events) -> Calibration | None:
@@ -109,9 +173,16 @@ def machine_peaks(machine: Fingerprint, measure: bool, events: Events) -> Calibr
 
 
 def tuned_lookup(machine: Fingerprint):
-    def lookup(workload: str, framework: str, batch_size: int, image_size: int) -> Plan | None:
+    def lookup(workload: str, framework: str, batch_size: int, image_size: int):
         found = cache.load(workload_key(machine, framework, workload, batch_size, image_size))
-        return found.plan if found else None
+        if found is None:
+            return None
+        if found.complete:
+            return found.plan
+        untried = sum(1 for candidate in found.candidates if candidate.verdict == "not tried")
+        return found.plan, (f"tuned on {found.tuned_at[:10]} by a search that could not afford {untried} of "
+                            f"{len(found.candidates)} plans: `batchmark tune {workload} --framework {framework}` "
+                            f"measures them all",)
     return lookup
 
 

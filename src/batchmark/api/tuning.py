@@ -103,6 +103,8 @@ def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[
         sizes = workload_sizes(request, workload)
         for framework in frameworks:
             found = None if force else cache.load(workload_key(machine, framework, workload, *sizes))
+            if found is not None and not found.complete:
+                found = None  # a run's partial search: `tune` measures what it could not afford
             if found is not None:
                 outcome = TuneOutcome(workload, framework, found, cached=True)
             else:

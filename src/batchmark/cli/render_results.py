@@ -26,7 +26,8 @@ def styled(words: Phrase | Sentence) -> Text:
 def plan_cell(row: Row) -> Text:
     text = Text(wording.plan_name(row), style="bold")
     if row.plan_source:
-        text.append(f" ({row.plan_source})", style="cyan" if row.plan_source == "tuned" else "dim")
+        text.append(f" ({wording.plan_source(row.plan_source)})",
+                    style="cyan" if row.plan_source in ("tuned", "screened") else "dim")
     text.append(f"\n{row.plan.describe()}", style="dim")
     note = wording.same_plan(row)
     if note is not None:
@@ -65,7 +66,7 @@ def results_table(results: ResultsFile) -> Table:
         table.add_row(
             row.workload, row.framework, plan_cell(row), batch,
             f"{stats.median:.4f}",
-            f"{stats.ci_low:.4f}–{stats.ci_high:.4f}",
+            f"{stats.ci_low:.4f}–{stats.ci_high:.4f} (±{stats.precision:.1%})",
             f"{row.samples_per_second:.1f}",
             flops_cell(row.achieved_flops_per_second),
             wording.NOTHING if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%",
@@ -83,9 +84,13 @@ def print_results(results: ResultsFile, console: Console) -> None:
     for line in wording.fastest(results):
         console.print(styled(line))
     for index, row in enumerate(results.rows, start=1):
+        for note in row.notes:
+            console.print(styled(wording.row_note(index, row, note)))
         if row.status == "failed":
             console.print(styled(wording.failure(index, row)))
         for warning in row.warnings:
             console.print(styled(wording.row_warning(index, row, warning)))
+    for entry in results.not_run:
+        console.print(styled(wording.not_run(entry)))
     if results.interrupted:
         console.print(styled(wording.interrupted()))

@@ -88,9 +88,10 @@ def run(
         help="Comma-separated frameworks: torch, tensorflow, jax. The default is PyTorch and TensorFlow (the "
              "seed article's); JAX is opt-in.")] = "torch,tensorflow",
     plan: Annotated[Optional[list[str]], typer.Option(
-        help="Named plans (baseline, accelerated, tuned) or one plan's switches, e.g. accelerated,compile=off. "
-             "accelerated and tuned use the plan `batchmark tune` cached for the workload here, else the static "
-             "plan. Repeat for several.")] = None,
+        help="Named plans (baseline, accelerated, tuned, static) or one plan's switches, e.g. "
+             "accelerated,compile=off. accelerated and tuned use the plan measured fastest here (cached, else "
+             "chosen by short trials in this run); static is every switch the device has, unmeasured. Repeat for "
+             "several.")] = None,
     device: Annotated[str, typer.Option(help="auto keeps each plan's device; cpu, cuda or mps forces one.")] = "auto",
     batch_size: Annotated[Optional[int], typer.Option(help="Override every workload's batch size.")] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Override every workload's image size.")] = None,
@@ -106,9 +107,14 @@ def run(
                                          help="Write the HTML report beside the results JSON.")] = True,
     tune_first: Annotated[bool, typer.Option("--tune", help="Tune every workload without a cached tuned plan "
                                                              "first (as `batchmark tune`).")] = False,
+    budget: Annotated[Optional[str], typer.Option(
+        help="The whole run's wall-clock budget: minutes (15, 15m), seconds (90s) or none. Default: 15 minutes, "
+             "3 with --quick. Rows stop at ±3% (±5% quick) or at their share of it; rows that no longer fit are "
+             "listed, not run.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Time training steps: the standard suite by default, every workload with baseline and accelerated."""
+    """Time training steps: the standard suite by default, every workload with baseline and accelerated (the plan
+    measured fastest here: cached by `batchmark tune` or an earlier run, else chosen by short trials in this run)."""
     from batchmark.api.suite import run_suite
     from batchmark.cli.progress import ProgressEvents  # rich.progress: not for `--help` and `list`
     from batchmark.cli.render_results import print_results
@@ -119,7 +125,8 @@ def run(
         outcome = run_suite(workloads, split_list(framework), plan or ["baseline,accelerated"], device=device,
                             quick=quick, batch_size=batch_size, image_size=image_size, steps=steps, warmup=warmup,
                             timeout=timeout, weights=weights, seed=seed, tune_first=tune_first, output=output,
-                            report=report, database=database, command=sys.argv, events=events)
+                            report=report, database=database, command=sys.argv, events=events,
+                            budget="profile" if budget is None else budget)
     finally:
         events.stop()
     if as_json:

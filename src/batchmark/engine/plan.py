@@ -1,10 +1,10 @@
 """Which plan to run: the named plans resolved against a framework and a device.
 
-Named plans: ``baseline`` (the plain framework as a user gets it), ``accelerated`` (the plan `batchmark
-tune` measured fastest for this workload and machine when one is cached, else every switch the device
-supports, assumed rather than measured: the "static" plan) and ``tuned`` (the same, asked for by name). ``--plan`` also
-takes explicit switches, ``device=cpu,precision=bf16``, applied on top of a named plan (baseline unless
-one is named), so that an ablation is one command.
+Named plans: ``baseline`` (the plain framework as a user gets it), ``accelerated`` (the plan measured fastest
+for this workload and machine: cached by `batchmark tune` or an earlier run, else chosen by short trials in the
+run itself), ``tuned`` (the same, asked for by name) and ``static`` (every switch the device supports, assumed
+rather than measured: for ablations). ``--plan`` also takes explicit switches, ``device=cpu,precision=bf16``,
+applied on top of a named plan (baseline unless one is named), so that an ablation is one command.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from batchmark.errors import UnknownNameError, UsageError, unknown
 from batchmark.frameworks import COMPILE_MODES, get_framework
-from batchmark.plans import DEVICES, PRECISIONS, SWITCHES, DeviceSupport, Plan
+from batchmark.frameworks.runtime import inapplicable_switch
+from batchmark.plans import (ALLOCATORS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, SWITCHES, DeviceSupport,
+                             Plan)
 
-PLAN_NAMES = ("baseline", "accelerated", "tuned")
+PLAN_NAMES = ("baseline", "accelerated", "tuned", "static")
 
 
 def baseline(framework: str, device: DeviceSupport) -> Plan:
@@ -58,15 +60,22 @@ def check_plan(plan: Plan) -> None:
     if record.nhwc_only and not plan.channels_last:
         raise UsageError("plan switch channels_last=false: batchmark's Keras models are NHWC only "
                          "(Keras's default, and all TensorFlow's CPU convolutions accept).")
+    if (problem := inapplicable_switch(plan)) is not None:
+        raise UsageError(problem)
 
 
-def _parse_bool(key: str, value: str) -> bool:
+# The runtime switches that take one of a few names; omp_bind and onednn are booleans (onednn also "default").
+CHOICES = {"allocator": ALLOCATORS, "omp_wait": OMP_WAIT_POLICIES, "optimizer": OPTIMIZERS}
+
+
+def _parse_bool(key: str, value: str, *also: str) -> bool:
     lowered = value.lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise UnknownNameError(f"plan switch {key}={value!r} is not a boolean. Allowed: true, false.")
+    allowed = ", ".join(("true", "false", *also))
+    raise UnknownNameError(f"plan switch {key}={value!r} is not a boolean. Allowed: {allowed}.")
 
 
 def _parse_switch(key: str, value: str) -> tuple[str, object]:
@@ -90,6 +99,14 @@ def _parse_switch(key: str, value: str) -> tuple[str, object]:
         if not value.isdigit() or int(value) < 1:
             raise UnknownNameError(f"plan switch threads={value!r} must be a positive integer or 'default'.")
         return key, int(value)
+    if key in CHOICES:
+        if value not in CHOICES[key]:
+            raise unknown(f"value for plan switch {key}", value, list(CHOICES[key]))
+        return key, value
+    if key == "omp_bind":
+        return key, _parse_bool(key, value)
+    if key == "onednn":  # "default": TensorFlow decides by the CPU
+        return key, None if value == "default" else _parse_bool(key, value, "default")
     raise unknown("plan switch", key, list(SWITCHES))
 
 
@@ -103,13 +120,14 @@ class PlanRequest:
 
     def resolve(self, framework: str, device: DeviceSupport, device_override: str | None,
                 tuned: Plan | None = None) -> tuple[Plan, str | None]:
-        """(plan, source): source is "tuned" or "static" for the accelerated and tuned plans, else None.
+        """(plan, source): source is "tuned" or "static" for the accelerated, tuned and static plans, else None.
 
-        A cached tuned plan is used unless a forced device contradicts it."""
+        A cached tuned plan is used unless a forced device contradicts it; `static` never uses one. (Whether an
+        accelerated plan with no cached one is tuned in the run is the suite's decision: `plan_jobs`.)"""
         source = None
         if self.base == "baseline":
             plan = baseline(framework, device)
-        elif tuned is not None and device_override in (None, tuned.device):
+        elif self.base != "static" and tuned is not None and device_override in (None, tuned.device):
             plan, source = tuned, "tuned"
         else:
             plan, source = accelerated(framework, device), "static"

@@ -25,12 +25,16 @@ from batchmark.version import __version__
 from batchmark.errors import Interrupted, UsageError
 from batchmark.plans import PlanSource, DeviceSupport, Plan
 from batchmark.engine.plan import PlanRequest, baseline, check_plan
+from batchmark.engine.budget import Allowance, RowCost, SuiteBudget
 from batchmark.engine.profiles import Profile
+from batchmark.engine.timing import StopRule
 from batchmark.engine.stats import stability_warnings, summarize
 from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.machine import Fingerprint
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks, apply_speedups
+from batchmark.frameworks.runtime import worker_environment
+from batchmark.results import (Failure, NotRun, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks,
+                               apply_speedups)
 from batchmark.workloads.registry import get_workload
 
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
@@ -48,6 +52,10 @@ class Job:
     image_size: int
     plan_source: PlanSource | None = None  # None for plans named switch by switch
     also: tuple[str, ...] = ()  # other requested plans that resolved to this same plan: measured once, here
+    # Its plan is to be chosen by measuring, in this run, just before it runs (no tuned plan is cached for it):
+    # `plan` is only a placeholder until then.
+    screen: bool = False
+    notes: tuple[str, ...] = ()  # how its plan was chosen, when that needs saying
 
 
 @dataclass
@@ -66,6 +74,9 @@ class SuiteRequest:
     seed: int = 0
     plugins: list[str] = field(default_factory=list)
     count_flops: bool = True
+    # An accelerated (or tuned) plan with no tuned plan cached is chosen by short trials in the run itself; off,
+    # it is the static plan (assumed, not measured).
+    screen_missing: bool = True
 
 
 def validate(request: SuiteRequest) -> None:
@@ -135,7 +146,8 @@ def workload_sizes(request: SuiteRequest, workload: str) -> tuple[int, int]:
             request.image_size or (spec.quick_image_size if quick else spec.image_size))
 
 
-TunedLookup = Callable[[str, str, int, int], "Plan | None"]  # (workload, framework, batch, image) -> cached plan
+# (workload, framework, batch, image) -> the cached tuned plan, or (plan, notes a reader must see beside it)
+TunedLookup = Callable[[str, str, int, int], "Plan | tuple[Plan, tuple[str, ...]] | None"]
 
 
 def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]],
@@ -157,17 +169,33 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
             available = devices[framework]
             target = request.device if request.device != "auto" else next(d for d in DEVICE_PREFERENCE if d in available)
             override = None if request.device == "auto" else request.device
-            cached = tuned(workload, framework, batch_size, image_size)
+            cached, cached_notes = tuned(workload, framework, batch_size, image_size), ()
+            if isinstance(cached, tuple):
+                cached, cached_notes = cached
             for plan_request in request.plans:
                 plan, source = plan_request.resolve(framework, available[target], override, cached)
+                if (request.screen_missing and source == "static" and plan_request.base in ("accelerated", "tuned")
+                        and not plan_request.switches):
+                    # Nothing measured is cached: the run measures it, just before this row (a placeholder plan).
+                    twin = next((index for index in range(first, len(jobs))
+                                 if jobs[index].screen and jobs[index].framework == framework), None)
+                    if twin is None:
+                        jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, None,
+                                        screen=True))
+                    elif plan_request.label != jobs[twin].plan_label and plan_request.label not in jobs[twin].also:
+                        jobs[twin] = dataclasses.replace(jobs[twin], also=(*jobs[twin].also, plan_request.label))
+                    continue
                 if not request.profile.compile and plan_request.base != "baseline" and not any(
                         key == "compile" for key, _ in plan_request.switches):
                     # No compiler beyond what the plain framework already does (JAX always jits).
                     plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
                 check_plan(plan)
-                same = next((index for index in range(first, len(jobs)) if jobs[index].plan == plan), None)
+                same = next((index for index in range(first, len(jobs))
+                             if jobs[index].plan == plan and not jobs[index].screen), None)
                 if same is None:
-                    jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source))
+                    notes = cached_notes if source == "tuned" else ()
+                    jobs.append(Job(workload, framework, plan_request.label, plan, batch_size, image_size, source,
+                                    notes=notes))
                 elif plan_request.label != jobs[same].plan_label and plan_request.label not in jobs[same].also:
                     jobs[same] = dataclasses.replace(jobs[same], also=(*jobs[same].also, plan_request.label))
     return jobs
@@ -176,7 +204,7 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
 def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
     common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
                   plan=job.plan, batch_size=job.batch_size, image_size=job.image_size,
-                  plan_source=job.plan_source, also_labels=list(job.also))
+                  plan_source=job.plan_source, also_labels=list(job.also), notes=list(job.notes))
     if failure is not None:
         return Row(status="failed", failure=failure, measured=output, **common)
     statistics = summarize(output.step_seconds)
@@ -186,7 +214,8 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
         compile_seconds = sum(max(0.0, seconds - statistics.median) for seconds in output.warmup_seconds)
     return Row(
         status="ok", measured=output, statistics=statistics,
-        warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(output.step_seconds)],
+        warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(
+            output.step_seconds, output.precision_target, output.stopped_by)],
         samples_per_second=job.batch_size / statistics.median,
         compile_seconds=compile_seconds,
         **common,
@@ -206,8 +235,22 @@ def _signal_reason(returncode: int) -> Failure:
     return Failure(kind="crash", message=f"worker died of {name}")
 
 
-def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> RunSpec:
+def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,
+                allowance: Allowance = Allowance(None, None), rule: StopRule | None = None) -> RunSpec:
+    """What the worker is told. `rule` (the tuner's short trials) replaces the profile's stop rule; the
+    allowance (the suite's budget) lowers its time cap."""
     profile = request.profile
+    if rule is not None:
+        return RunSpec(
+            workload=job.workload, framework=job.framework, plan=job.plan, batch_size=job.batch_size,
+            image_size=job.image_size, seed=request.seed, warmup_steps=rule.warmup_steps,
+            min_seconds=rule.min_seconds, min_steps=rule.min_steps, max_steps=rule.max_steps,
+            target_precision=rule.target_precision, max_seconds=rule.max_seconds, give_up_above=rule.give_up_above,
+            plugins=request.plugins, count_flops=request.count_flops,
+            reply_path=str(workdir / f"{slug}.reply.json"), progress_path=str(workdir / f"{slug}.progress"))
+    max_seconds = None if request.steps else profile.max_seconds
+    if allowance.max_seconds is not None and not request.steps:
+        max_seconds = allowance.max_seconds if max_seconds is None else min(max_seconds, allowance.max_seconds)
     return RunSpec(
         workload=job.workload, framework=job.framework, plan=job.plan, batch_size=job.batch_size,
         image_size=job.image_size, seed=request.seed,
@@ -215,6 +258,8 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> Ru
         min_seconds=0.0 if request.steps else profile.min_seconds,
         min_steps=request.steps or profile.min_steps,
         max_steps=request.steps or profile.max_steps,
+        target_precision=None if request.steps else profile.target_precision,
+        max_seconds=max_seconds,
         weights=str(request.weights) if request.weights else None,
         plugins=request.plugins,
         count_flops=request.count_flops,
@@ -224,34 +269,45 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str) -> Ru
 
 
 def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None],
-            logs: Path | None = None) -> Row:
+            logs: Path | None = None, allowance: Allowance = Allowance(None, None),
+            rule: StopRule | None = None) -> Row:
     """One row in a worker. The worker's output of a failed row is kept under `logs` and named in the row."""
     slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
-    spec = worker_spec(job, request, workdir, slug)
+    spec = worker_spec(job, request, workdir, slug, allowance, rule)
     spec_path = workdir / f"{slug}.spec.json"
     spec_path.write_text(spec.model_dump_json())
     log_path = workdir / f"{slug}.log"
-    output, failure = _run_worker(spec_path, spec, log_path, request.timeout or request.profile.timeout_seconds,
-                                  on_progress)
+    timeout = request.timeout or request.profile.timeout_seconds
+    if allowance.timeout_seconds is not None:
+        timeout = min(timeout, allowance.timeout_seconds)
+    start = time.monotonic()
+    output, failure = _run_worker(spec_path, spec, log_path, timeout, on_progress,
+                                  budget_cut=allowance.timeout_seconds is not None and allowance.timeout_seconds < (
+                                      request.timeout or request.profile.timeout_seconds))
+    wall = time.monotonic() - start
     if failure is not None and logs is not None:
         logs.mkdir(parents=True, exist_ok=True)
         kept = logs / f"{slug}.log"
         shutil.copyfile(log_path, kept)
         failure.log = str(kept)
-    return make_row(job, output, failure)
+    row = make_row(job, output, failure)
+    row.wall_seconds = wall
+    return row
 
 
 def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
-                on_progress: Callable[[str], None]) -> tuple[WorkerOutput | None, Failure | None]:
+                on_progress: Callable[[str], None], budget_cut: bool = False) -> tuple[WorkerOutput | None, Failure | None]:
     with open(log_path, "w") as log:
         worker = subprocess.Popen([sys.executable, "-m", "batchmark.engine.worker", str(spec_path)],
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                  env=worker_environment(spec.plan))
         deadline = time.monotonic() + timeout
         try:
             while worker.poll() is None:
                 if time.monotonic() > deadline:
                     _kill(worker)
-                    return None, Failure(kind="timeout", message=f"no result after {timeout:g} s; worker killed")
+                    why = " (what was left of the suite's budget)" if budget_cut else ""
+                    return None, Failure(kind="timeout", message=f"no result after {timeout:.0f} s{why}; worker killed")
                 try:
                     on_progress(Path(spec.progress_path).read_text())
                 except OSError:
@@ -298,31 +354,91 @@ class Recorder(Protocol):
     def finished(self, results: ResultsFile) -> None: ...
 
 
+Screener = Callable[[Job, list[Row], float], Job]  # (job to screen, rows so far, seconds it may spend) -> job
+
+
 def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, output: Path,
               on_start: Callable[[int, Job], None] = lambda index, job: None,
               on_progress: Callable[[str], None] = lambda message: None,
               on_row: Callable[[Row], None] = lambda row: None,
-              recorders: Sequence[Recorder] = ()) -> ResultsFile:
+              recorders: Sequence[Recorder] = (), budget: SuiteBudget | None = None,
+              screen: Screener | None = None, execute: Callable[..., Row] = run_job) -> ResultsFile:
     """Run `jobs` in order, saving `results` to `output` and to every recorder after every row.
+
+    With a `budget`, each row's timed work is capped by its share of what is left and a row that no longer fits
+    is listed in `results.not_run` instead of run. A job marked `screen` gets its plan from `screen` first (the
+    in-run tuning); a plan that turns out equal to a row already measured joins that row under its name.
     Raises Interrupted on Ctrl-C, after saving the rows so far and the interrupted one."""
+    budget = budget or SuiteBudget(None)
+    budget.start()
+    results.budget_seconds = budget.seconds
     results.write(output)
     for recorder in recorders:
         recorder.started(results)
+    min_steps = request.steps or request.profile.min_steps
     with tempfile.TemporaryDirectory(prefix="batchmark-run-") as folder:
         for index, job in enumerate(jobs):
             on_start(index, job)
+            remaining = [later.workload for later in jobs[index:]]
             try:
-                row = run_job(job, request, Path(folder), on_progress, logs=output.with_suffix(".logs"))
+                if job.screen and screen is None:  # nothing to measure it with: the static plan, named so
+                    job = dataclasses.replace(job, screen=False, plan_source="static")
+                if job.screen and budget.affordable(job.workload, min_steps):
+                    pending = sum(1 for later in jobs[index:] if later.screen)
+                    job = screen(job, results.rows, budget.screening_seconds(remaining, pending, min_steps))
+                    if _joined_earlier_row(job, results, output):
+                        continue
+                if job.screen or not budget.affordable(job.workload, min_steps):
+                    _not_run(results, job, budget, min_steps, output)
+                    continue
+                allowance = budget.allowance(job.workload, remaining, min_steps, request.profile.max_seconds,
+                                             request.timeout or request.profile.timeout_seconds)
+                row = execute(job, request, Path(folder), on_progress, logs=output.with_suffix(".logs"),
+                              allowance=allowance)
             except (Interrupted, KeyboardInterrupt):
                 results.interrupted = True
                 _add_row(results, make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")),
                          output, recorders)
                 _finish(results, output, recorders)
                 raise Interrupted() from None
+            if row.status == "ok" and row.wall_seconds is not None:
+                budget.record(RowCost(job.workload, row.wall_seconds, sum(row.measured.step_seconds),
+                                      row.statistics.median))
             _add_row(results, row, output, recorders)
             on_row(row)
     _finish(results, output, recorders)
     return results
+
+
+def _joined_earlier_row(job: Job, results: ResultsFile, output: Path) -> bool:
+    """Whether a screened job's plan is one this run already measured for the same workload, framework and sizes:
+    then it is not measured again, and that row carries its name too."""
+    for row in results.rows:
+        if (row.status == "ok" and row.plan == job.plan and (row.workload, row.framework, row.batch_size,
+                                                             row.image_size) == (job.workload, job.framework,
+                                                                                 job.batch_size, job.image_size)):
+            for label in (job.plan_label, *job.also):
+                if label not in (row.plan_label, *row.also_labels):
+                    row.also_labels.append(label)
+            row.notes.extend(job_notes(job))
+            results.write(output)
+            return True
+    return False
+
+
+def job_notes(job: Job) -> list[str]:
+    """A joining job's notes on the row it joins, each prefixed with the plan name it is about."""
+    return [f"{job.plan_label}: {note}" for note in job.notes]
+
+
+def _not_run(results: ResultsFile, job: Job, budget: SuiteBudget, min_steps: int, output: Path) -> None:
+    needed = budget.minimum_estimate(job.workload, min_steps)
+    results.not_run.append(NotRun(
+        workload=job.workload, framework=job.framework, plan_label=job.plan_label,
+        reason=f"{max(budget.left(), 0):.0f} s of the {budget.seconds / 60:.3g}-minute budget left, and a row of "
+               f"{job.workload} needs about {needed:.0f} s (its build, warm-up and {min_steps} steps, as measured "
+               f"in this run)"))
+    results.write(output)
 
 
 def _add_row(results: ResultsFile, row: Row, output: Path, recorders: Sequence[Recorder]) -> None:

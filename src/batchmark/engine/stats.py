@@ -35,6 +35,15 @@ def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple
     return float(low), float(high)
 
 
+def relative_precision(samples: list[float]) -> float:
+    """Half the width of the median's 95% CI, as a fraction of the median: 0.03 means "within ±3%"."""
+    if len(samples) < 2:
+        return math.inf
+    low, high = bootstrap_median_ci(samples)
+    median = float(np.median(samples))
+    return (high - low) / 2 / median if median > 0 else math.inf
+
+
 def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     return np.median(rng.choice(samples, size=(resamples, samples.size), replace=True), axis=1)
 
@@ -84,11 +93,20 @@ class StabilityWarning(str, Enum):
     HIGH_DISPERSION = "high_dispersion"
     OUTLIERS = "outliers"
     SLOW_FIRST_STEP = "slow_first_step"
+    PRECISION_NOT_REACHED = "precision_not_reached"
 
 
-def stability_warnings(samples: list[float]) -> list[tuple[StabilityWarning, str]]:
-    """The warnings that apply to these step times, each with a message that says what to do."""
+def stability_warnings(samples: list[float], target_precision: float | None = None,
+                       stopped_by: str | None = None) -> list[tuple[StabilityWarning, str]]:
+    """The warnings that apply to these step times, each with a message that says what to do. With the
+    precision the row was asked for, a row that stopped short of it says so."""
     found: list[tuple[StabilityWarning, str]] = []
+    if target_precision is not None and len(samples) >= 2 and relative_precision(samples) > target_precision:
+        why = {"time cap": "its time cap was reached", "max steps": "its maximum step count was reached"}.get(
+            stopped_by or "", "timing stopped")
+        found.append((StabilityWarning.PRECISION_NOT_REACHED,
+                      f"the median is known to ±{relative_precision(samples):.1%}, not the ±{target_precision:.0%} "
+                      f"asked for: {why}; the machine is noisy or the row needs more time (raise --budget)"))
     if len(samples) < MIN_SAMPLES:
         found.append((StabilityWarning.TOO_FEW_SAMPLES,
                       f"only {len(samples)} timed steps (< {MIN_SAMPLES}): the CI is not meaningful; "

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from batchmark.engine.stats import relative_precision
+
 
 class Session(Protocol):
     """One prepared (workload, plan) in a framework: what the loop needs to time it."""
@@ -26,24 +28,50 @@ class Session(Protocol):
         """The loss as a Python float (forces the value off the device)."""
 
 
+# "precision", "time cap", "max steps", "steps" (a fixed count, or the minimums alone) or "clearly losing"
+StopReason = str
+
+
 @dataclass(frozen=True)
 class StopRule:
-    """Adaptive sample count: both minimums must be reached; the maximum always wins."""
+    """When to stop timing steps. The minimums must be reached and the maximum always wins; in between, with a
+    `target_precision`, a row stops as soon as its median is known well enough (the 95% CI's half-width within
+    that fraction of the median) or when its timed work reaches `max_seconds`, whichever comes first. A quiet
+    machine is measured in few steps; a noisy one gets more, up to the cap, and the row reports the precision it
+    reached either way."""
 
     warmup_steps: int
     min_seconds: float
     min_steps: int
     max_steps: int
+    target_precision: float | None = None  # relative half-width of the median's 95% CI, e.g. 0.03
+    max_seconds: float | None = None  # cap on the timed work when the target is not reached
+    # The tuner's screening: a timed step slower than this marks the plan as clearly losing, and it stops there.
+    give_up_above: float | None = None
 
     def __post_init__(self):
         if not (0 <= self.warmup_steps and 1 <= self.min_steps <= self.max_steps and self.min_seconds >= 0):
             raise ValueError(f"inconsistent stop rule: {self}")
+        if self.target_precision is not None and not 0 < self.target_precision < 1:
+            raise ValueError(f"target precision must be a fraction in (0, 1): {self}")
 
-    def done(self, step_seconds: list[float]) -> bool:
+    def stop_reason(self, step_seconds: list[float]) -> StopReason | None:
+        """Why timing stops after these steps, or None to take another."""
         count = len(step_seconds)
         if count >= self.max_steps:
-            return True
-        return count >= self.min_steps and sum(step_seconds) >= self.min_seconds
+            return "max steps"
+        if count < self.min_steps or sum(step_seconds) < self.min_seconds:
+            return None
+        if self.target_precision is None:
+            return "steps"
+        if relative_precision(step_seconds) <= self.target_precision:
+            return "precision"
+        if self.max_seconds is not None and sum(step_seconds) >= self.max_seconds:
+            return "time cap"
+        return None
+
+    def done(self, step_seconds: list[float]) -> bool:
+        return self.stop_reason(step_seconds) is not None
 
 
 @dataclass
@@ -51,6 +79,7 @@ class Measurement:
     warmup_seconds: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)  # of the timed steps, to show training really ran
+    stopped_by: StopReason | None = None
 
 
 Progress = Callable[[str], None]
@@ -73,9 +102,21 @@ def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.
         progress(f"warm-up {index + 1}/{rule.warmup_steps}")
         seconds, _ = timed_step(session, clock)
         result.warmup_seconds.append(seconds)
-    while not rule.done(result.step_seconds):
-        progress(f"step {len(result.step_seconds) + 1} ({sum(result.step_seconds):.1f}s of {rule.min_seconds:g}s)")
+    while (reason := rule.stop_reason(result.step_seconds)) is None:
+        progress(step_progress(result.step_seconds, rule))
         seconds, loss = timed_step(session, clock)
         result.step_seconds.append(seconds)
         result.losses.append(loss)
+        if rule.give_up_above is not None and seconds > rule.give_up_above:
+            reason = "clearly losing"
+            break
+    result.stopped_by = reason
     return result
+
+
+def step_progress(step_seconds: list[float], rule: StopRule) -> str:
+    """What the progress line shows between steps: how many, how much time, and how precise so far."""
+    done = f"step {len(step_seconds) + 1} ({sum(step_seconds):.1f}s"
+    if rule.target_precision is not None and len(step_seconds) >= 2:
+        return f"{done}, ±{relative_precision(step_seconds):.1%} of a ±{rule.target_precision:.0%} target)"
+    return f"{done} of {rule.min_seconds:g}s)" if rule.min_seconds else f"{done})"

@@ -38,6 +38,9 @@ class RunSpec(BaseModel):
     min_seconds: float
     min_steps: int
     max_steps: int
+    target_precision: float | None = None
+    max_seconds: float | None = None
+    give_up_above: float | None = None
     weights: str | None = None
     plugins: list[str] = []  # modules imported first; they may register workloads (tests, user models)
     count_flops: bool = True  # the tuner's short trials skip it: it costs a model build and a traced step
@@ -68,18 +71,24 @@ def write_reply(path: str, reply: WorkerReply) -> None:
 
 def run(spec: RunSpec) -> WorkerOutput:
     from batchmark.frameworks import load_backend
+    from batchmark.frameworks.runtime import not_in_effect
 
     def progress(message: str) -> None:
         Path(spec.progress_path).write_text(message)
 
     plan = spec.plan
+    # The runtime switches were set by the parent when it started this process; a row must never carry a
+    # switch that did not take (an allocator that is not installed, or not preloaded).
+    if (problem := not_in_effect(plan)) is not None:
+        raise Unsupported(problem)
     backend = load_backend(spec.framework)
     progress("building")
     start = time.perf_counter()
     prepared = backend.prepare(spec.workload, plan, spec.batch_size, spec.image_size, spec.seed,
                                Path(spec.weights) if spec.weights else None)
     setup_seconds = time.perf_counter() - start
-    rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps)
+    rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps, spec.target_precision,
+                    spec.max_seconds, spec.give_up_above)
     measurement = measure(prepared.session, rule, progress=progress)
     peak_memory, memory_kind = prepared.device.peak_memory()
     forward_flops = train_flops = None
@@ -91,6 +100,8 @@ def run(spec: RunSpec) -> WorkerOutput:
         warmup_seconds=measurement.warmup_seconds,
         step_seconds=measurement.step_seconds,
         losses=measurement.losses,
+        stopped_by=measurement.stopped_by,
+        precision_target=spec.target_precision,
         peak_memory_bytes=peak_memory,
         memory_kind=memory_kind,
         forward_flops_per_sample=forward_flops,

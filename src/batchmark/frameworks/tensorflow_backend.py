@@ -6,6 +6,11 @@ with the plan's ``jit_compile``, exactly as ``model.compile``/``fit`` wrap it. N
 converts the NumPy batch and copies it to the device on every call and updates loss trackers, costs the
 PyTorch rows do not pay, and it cannot express CycleGAN's four optimizers. The batch is made once and
 placed on the device, as in the PyTorch rows.
+
+The plan's `onednn` switch is TF_ENABLE_ONEDNN_OPTS in the worker's environment, set by the parent
+(`batchmark.frameworks.runtime`), never here: TensorFlow reads it once, in a call_once the first time its runtime
+asks (IsMklEnabled, which `import tensorflow` already reaches), so setting it in this process would come too late
+and be ignored without a word. `prepare` only checks that it took.
 """
 
 from __future__ import annotations
@@ -62,10 +67,22 @@ def available_devices() -> list[DeviceSupport]:
     return devices
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow's oneDNN operations are on in this process (None: this TensorFlow cannot say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # what tf.test's own IsMklEnabled asks
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def check_supported(plan: Plan) -> None:
     device = supported_device(plan, available_devices(), "TensorFlow")
     if plan.compile == "xla" and not device.compile:
         raise Unsupported(f"XLA (jit_compile) is not supported on '{plan.device}' by Keras")
+    if plan.onednn is not None and onednn_enabled() not in (None, plan.onednn):
+        raise Unsupported(f"onednn={str(plan.onednn).lower()}: this TensorFlow build "
+                          f"{'has no oneDNN operations' if plan.onednn else 'cannot turn its oneDNN operations off'}")
 
 
 class TensorFlowSession:

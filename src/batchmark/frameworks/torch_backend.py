@@ -1,7 +1,9 @@
 """PyTorch: turn a plan into a runnable training step. Imported only inside a worker process.
 
 The workload's task knows nothing of devices, precision, layout or compilation; everything a plan
-switches is applied here, so that two plans of one workload run exactly the same model code.
+switches is applied here, so that two plans of one workload run exactly the same model code. The plan's
+runtime switches are the parent's to set (`batchmark.frameworks.runtime`), all but `optimizer`: how Adam runs
+is chosen when a task builds it (`task.adam`), inside `optimizer_implementation` here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from batchmark.frameworks import Prepared, process_peak_rss
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
-from batchmark.workloads.torch.task import TorchTask, backward, optimized_parameters
+from batchmark.workloads.torch.task import (TorchTask, backward, optimized_parameters, optimizer_implementation,
+                                            runs_as)
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -107,6 +110,7 @@ class TorchSession:
         self.scaler = torch.amp.GradScaler(device.name) if plan.precision == "fp16" else None
         self._parameters: dict[int, list[torch.nn.Parameter]] = {}
         self._must_compile = plan.compile != "off"
+        self._optimizer_to_check = None if plan.optimizer == "default" else plan.optimizer
 
     def _parameters_of(self, optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
         key = id(optimizer)  # cached: the lists are rebuilt in Python otherwise, inside every timed step
@@ -119,6 +123,11 @@ class TorchSession:
             objectives = self.task.objectives(self.batch)
         backward(objectives, scale=self.scaler.scale if self.scaler else lambda loss: loss,
                  parameters_of=self._parameters_of)
+        if self._optimizer_to_check:  # checked once, before any update: the plan's optimizer must be the one that runs
+            if not all(runs_as(objective.optimizer, self._optimizer_to_check) for objective in objectives):
+                raise Unsupported(f"optimizer={self._optimizer_to_check}: this workload builds an optimizer without "
+                                  f"batchmark.workloads.torch.task.adam(), so the switch would not apply")
+            self._optimizer_to_check = None
         for objective in objectives:
             if self.scaler:
                 self.scaler.step(objective.optimizer)
@@ -175,7 +184,8 @@ class TorchBackend:
         set_float32_math(plan)
         factory = implementation("torch", workload)
         torch.manual_seed(seed)  # the same initial weights for every plan
-        task: TorchTask = factory()
+        with optimizer_implementation(plan.optimizer):
+            task: TorchTask = factory()
         if weights is not None:
             load_weights(task, weights)
         device = TorchDevice(plan.device)

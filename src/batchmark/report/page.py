@@ -76,8 +76,10 @@ def measured_cells(row: Row) -> list[Cell]:
     stats, measured = row.statistics, row.measured
     return [
         Cell("median", f"{stats.median:.4f}", exact(stats.median), "strong"),
-        Cell("ci", f"{stats.ci_low:.4f} – {stats.ci_high:.4f}", f"{stats.ci_low!r} {stats.ci_high!r}",
-             title=f"bootstrap 95% CI of the median of {stats.n} steps; CV {stats.cv:.1%}"),
+        Cell("ci", f"{stats.ci_low:.4f} – {stats.ci_high:.4f} (±{stats.precision:.1%})",
+             f"{stats.ci_low!r} {stats.ci_high!r}",
+             title=f"bootstrap 95% CI of the median of {stats.n} steps; CV {stats.cv:.1%}"
+                   + (f"; stopped by {measured.stopped_by}" if measured.stopped_by else "")),
         Cell("samples_per_second", samples_per_second_text(row.samples_per_second), exact(row.samples_per_second)),
         speedup_cell(row),
         Cell("compile", wording.NOTHING if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
@@ -91,7 +93,7 @@ def measured_cells(row: Row) -> list[Cell]:
 def plan_switches(row: Row) -> list[str]:
     words = row.plan.describe().split()
     words = words[1:] if words and words[0] == row.framework else words
-    return words + ([f"{row.plan_source} plan"] if row.plan_source else [])
+    return words + ([f"{wording.plan_source(row.plan_source)} plan"] if row.plan_source else [])
 
 
 def table_rows(runs: list[ResultsFile]) -> list[TableRow]:
@@ -161,7 +163,9 @@ def run_summaries(runs: list[ResultsFile]) -> list[dict]:
     return [{"label": label, "run_id": run.run_id, "started": format_time(run.started_at),
              "duration": format_duration(run.started_at, run.finished_at), "profile": run.profile,
              "command": " ".join(run.command), "interrupted": run.interrupted,
-             "rows": len(run.rows), "failed": sum(row.status == "failed" for row in run.rows)}
+             "rows": len(run.rows), "failed": sum(row.status == "failed" for row in run.rows),
+             "not_run": run.not_run,
+             "budget": f"{run.budget_seconds / 60:g} minutes" if run.budget_seconds else "no limit"}
             for label, run in zip(run_labels(runs), runs)]
 
 

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from batchmark.errors import UsageError
 from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
-from batchmark.plans import DEVICES, PRECISIONS
+from batchmark.frameworks.runtime import inapplicable_switch
+from batchmark.plans import ALLOCATORS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, Plan
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
 from batchmark.store.tables import Machine, Result, Run
 
@@ -46,6 +47,12 @@ class SubmittedPlan(BaseModel):
     compile: Literal[COMPILE_MODES]
     channels_last: bool
     threads: Optional[int] = Field(None, ge=1, le=INT32)
+    # The runtime switches: absent from a plan written before they existed, which means their defaults.
+    allocator: Literal[ALLOCATORS] = "system"
+    omp_wait: Literal[OMP_WAIT_POLICIES] = "default"
+    omp_bind: bool = False
+    optimizer: Literal[OPTIMIZERS] = "default"
+    onednn: Optional[bool] = None
 
 
 def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
@@ -125,6 +132,8 @@ def bad_shape(results: ResultsFile) -> str | None:
             return first_error(error, f"rows.{index}.plan")
         if plan.framework != row.framework:
             return f"rows.{index}.framework: {row.framework!r} differs from its plan's framework {plan.framework!r}"
+        if (problem := inapplicable_switch(Plan(**plan.model_dump()))) is not None:
+            return f"rows.{index}.plan: {problem}"
     return None
 
 

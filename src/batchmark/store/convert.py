@@ -8,11 +8,13 @@ import json
 import math
 
 from batchmark.machine import Fingerprint
-from batchmark.results import Failure, ResultsFile, Row, RowWarning, Statistics, WorkerOutput, apply_peaks, apply_speedups, Calibration
+from batchmark.results import (Calibration, Failure, NotRun, ResultsFile, Row, RowWarning, Screening, Statistics,
+                               WorkerOutput, apply_peaks, apply_speedups)
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
 
 MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
-                    "train_flops_per_sample", "device_name", "framework_version", "threads")
+                    "train_flops_per_sample", "device_name", "framework_version", "threads", "stopped_by",
+                    "precision_target")
 
 
 def hardware_of(machine: Fingerprint) -> dict:
@@ -66,7 +68,15 @@ def new_run(results: ResultsFile, machine: Machine) -> Run:
         started_at=parse_time(results.started_at), finished_at=parse_time(results.finished_at),
         interrupted=results.interrupted, environment=results.machine.model_dump(mode="json"),
         calibration=results.calibration.model_dump() if results.calibration else None,
+        **run_extras(results),
     )
+
+
+def run_extras(results: ResultsFile) -> dict:
+    """What a run learns as it goes (rows it could not afford, its in-run tunings), written again at its end."""
+    return dict(budget_seconds=results.budget_seconds,
+                not_run=[entry.model_dump(mode="json") for entry in results.not_run],
+                screenings=[entry.model_dump(mode="json") for entry in results.screenings])
 
 
 def new_result(row: Row, position: int) -> Result:
@@ -80,6 +90,7 @@ def new_result(row: Row, position: int) -> Result:
         warnings=[warning.model_dump() for warning in row.warnings], flop_convention=row.flop_convention,
         samples_per_second=row.samples_per_second, compile_seconds=row.compile_seconds,
         measured=row.measured is not None, plan_source=row.plan_source, also_labels=list(row.also_labels),
+        notes=list(row.notes), wall_seconds=row.wall_seconds,
     )
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
@@ -113,6 +124,7 @@ def row_of(result: Result) -> Row:
         measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
         samples_per_second=result.samples_per_second, compile_seconds=result.compile_seconds,
         flop_convention=result.flop_convention, plan_source=result.plan_source, also_labels=result.also_labels or [],
+        notes=result.notes or [], wall_seconds=result.wall_seconds,
     )
 
 
@@ -124,6 +136,8 @@ def results_of(run: Run) -> ResultsFile:
         command=run.command, profile=run.profile, started_at=format_time(run.started_at),
         finished_at=format_time(run.finished_at), interrupted=run.interrupted, machine=run.environment, rows=rows,
         calibration=Calibration.model_validate(run.calibration) if run.calibration else None,
+        budget_seconds=run.budget_seconds, not_run=[NotRun.model_validate(entry) for entry in run.not_run or []],
+        screenings=[Screening.model_validate(entry) for entry in run.screenings or []],
     )
     apply_peaks(results)
     return results

@@ -80,6 +80,12 @@ class History:
                 run = session.scalars(select(Run).where(Run.run_id == results.run_id)).one()
                 run.finished_at = convert.parse_time(results.finished_at)
                 run.interrupted = results.interrupted
+                for key, value in convert.run_extras(results).items():
+                    setattr(run, key, value)
+                for result in run.results:  # a later plan name may have joined a row ("accelerated = baseline")
+                    if result.position < len(results.rows):
+                        row = results.rows[result.position]
+                        result.also_labels, result.notes = list(row.also_labels), list(row.notes)
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 

@@ -51,6 +51,9 @@ class Run(Base):
     interrupted: Mapped[bool] = mapped_column(default=False)
     environment: Mapped[dict] = mapped_column(JSON)  # the full fingerprint: OS, drivers, framework versions
     calibration: Mapped[dict | None] = mapped_column(JSON)  # the machine's measured peaks at the time, if any
+    budget_seconds: Mapped[float | None] = mapped_column(Float)  # the suite's wall-clock budget (0005)
+    not_run: Mapped[list | None] = mapped_column(JSON)  # rows the budget could not afford (0005)
+    screenings: Mapped[list | None] = mapped_column(JSON)  # accelerated plans tuned in the run (0005)
 
     machine: Mapped[Machine] = relationship(back_populates="runs")
     results: Mapped[list[Result]] = relationship(back_populates="run", order_by="Result.position",
@@ -85,6 +88,8 @@ class Result(Base):
     flop_convention: Mapped[str] = mapped_column(Text)
     plan_source: Mapped[str | None] = mapped_column(String(20))  # "static" or "tuned" for named plans
     also_labels: Mapped[list | None] = mapped_column(JSON)  # other plan names measured by this row (0004)
+    notes: Mapped[list | None] = mapped_column(JSON)  # sentences a reader must see beside the row (0005)
+    wall_seconds: Mapped[float | None] = mapped_column(Float)  # the whole worker's wall time (0005)
     # What the worker measured, when it got that far (a failed row may have none).
     measured: Mapped[bool] = mapped_column(default=False)
     setup_seconds: Mapped[float | None] = mapped_column(Float)
@@ -95,6 +100,8 @@ class Result(Base):
     device_name: Mapped[str | None] = mapped_column(String(255))
     framework_version: Mapped[str | None] = mapped_column(String(64))
     threads: Mapped[int | None] = mapped_column(Integer)
+    stopped_by: Mapped[str | None] = mapped_column(String(20))  # why timing stopped (0005)
+    precision_target: Mapped[float | None] = mapped_column(Float)  # the CI half-width asked for (0005)
     # Statistics of the timed steps' seconds, derived from the samples.
     samples_per_second: Mapped[float | None] = mapped_column(Float)
     compile_seconds: Mapped[float | None] = mapped_column(Float)

@@ -57,6 +57,11 @@ class TunedPlan(BaseModel):
     candidates: list[CandidateSummary] = Field(default_factory=list)
     pruned: list[tuple[str, str]] = Field(default_factory=list)
 
+    @property
+    def complete(self) -> bool:
+        """Whether every candidate was measured (a run's search may have run out of budget first)."""
+        return not any(candidate.verdict == "not tried" for candidate in self.candidates)
+
 
 def directory() -> Path:
     return platformdirs.user_data_path("batchmark") / "tuned"

@@ -8,7 +8,7 @@ for `accelerate()`. It proceeds cheapest first:
 2. every eager variant the search space kept, short (compiling nothing), then successive halving: the
    better half gets more steps;
 3. the compiler, on the best eager plan only (compiles cost tens of seconds here), with a timeout of
-   what is left of the budget;
+   what is left of the budget; then each runtime switch on its own on the best plan so far;
 4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, right after
    the baseline is measured the same way: short trials only rank plans (their first steps run slow, so a
    short baseline flatters every speedup), and the speedup reported is between two standard measurements,
@@ -19,6 +19,7 @@ for `accelerate()`. It proceeds cheapest first:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -44,6 +45,7 @@ class Trial:
     warmup_seconds: list[float]
     wall_seconds: float  # the whole measurement: process start, build, warm-up, steps
     failure: str | None = None  # one line, when the plan failed to run
+    stopped_by: str | None = None  # "clearly losing" when a step was so slow that the trial gave up
 
     @property
     def ok(self) -> bool:
@@ -95,6 +97,16 @@ class SearchSettings:
     # trial's timeout, which is what is left of the budget.
     compile_estimate_seconds: float = 10.0
     min_gain: float = 0.03  # a plan must beat the baseline by 3% at the standard count to replace it
+    # A short trial whose timed step is this many times the best median so far stops there: it is clearly losing
+    # (XLA's 6x slower MobileNetV3 step need not be timed twice to be ranked last).
+    clearly_losing: float = 1.5
+    # Re-measure the baseline and the winner at the standard step count (`batchmark tune`). A run that tunes its
+    # accelerated plan itself does not: its two rows are those standard measurements.
+    confirm: bool = True
+    compile: bool = True  # try the compiler (off in quick runs, whose rows compile nothing)
+    # Try each runtime switch (allocator, OpenMP, Adam's implementation, oneDNN) on the best plan. They are set in
+    # a worker's environment before the framework loads: accelerate(), which tunes in the user's process, cannot.
+    runtime: bool = True
     loss_tolerance: float = 0.05  # relative gap of the loss after the short trial's steps against fp32
 
 
@@ -143,7 +155,9 @@ class TuneResult:
 def standard_seconds(step: float, overhead: float, profile: Profile) -> float:
     """What one standard measurement of a plan with this step time costs: process and build, warm-up, the
     timed steps, and about one more step's work for counting its FLOPs."""
-    steps = min(profile.max_steps, max(profile.min_steps, math.ceil(profile.min_seconds / step)))
+    # At worst the row runs to its time cap without reaching its precision target.
+    timed = max(profile.min_seconds, profile.max_seconds or 0.0)
+    steps = min(profile.max_steps, max(profile.min_steps, math.ceil(timed / step)))
     return overhead + (profile.warmup_steps + steps + 1) * step
 
 
@@ -163,6 +177,8 @@ class Search:
 
     def _reserve(self) -> float:
         """Kept back for the final standard measurements: the best plan so far's and the baseline's."""
+        if not self.settings.confirm:
+            return 0.0
         best = min((c.median for c in self._ranked()), default=self.baseline_step)
         return (standard_seconds(best, self.overhead, self.settings.standard)
                 + standard_seconds(self.baseline_step, self.overhead, self.settings.standard))
@@ -181,9 +197,16 @@ class Search:
                 f"the tuning budget was spent ({max(left, 0):.0f} s left; a compile and a short trial take "
                 f"about {self._short_cost() + self.settings.compile_estimate_seconds:.0f} s)")
             return None
+        best = min((c.median for c in self._ranked()), default=None)
+        if best is not None:
+            rule = dataclasses.replace(rule, give_up_above=best * self.settings.clearly_losing)
         self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
         trial = self.measure(candidate.plan, rule, timeout=left if compiled else None, final=False)
         candidate.trials.append(trial)
+        if trial.ok and trial.stopped_by == "clearly losing":
+            candidate.verdict = "rejected"
+            candidate.reason = (f"clearly losing: a step took {trial.step_seconds[-1]:.3g} s, "
+                                f"{trial.step_seconds[-1] / best:.1f}x the best so far ({best:.3g} s); stopped there")
         if not trial.ok:
             candidate.verdict = "failed"
             candidate.reason = trial.failure or "no timed step"
@@ -208,23 +231,33 @@ class Search:
                                 f"steps is {shown} (bound {self.settings.loss_tolerance:.0%})")
 
     # -- the search --------------------------------------------------------------------------------
-    def run(self) -> TuneResult:
+    def run(self, baseline_trial: Trial | None = None) -> TuneResult:
+        """The search; `baseline_trial` is the baseline already measured by the short rule (a run's baseline row
+        has the short trial's warm-up and its first timed steps), else it is measured first."""
         self.started = self.clock()
         baseline = Candidate(self.space.baseline, "eager")
         self.candidates.append(baseline)
-        self.say(f"measuring the baseline: {baseline.plan.describe()}")
-        trial = self.measure(baseline.plan, self.short_rule, timeout=None, final=False)
+        if baseline_trial is None:
+            self.say(f"measuring the baseline: {baseline.plan.describe()}")
+            trial = self.measure(baseline.plan, self.short_rule, timeout=None, final=False)
+        else:
+            trial = baseline_trial
         baseline.trials.append(trial)
         if not trial.ok:
             raise TuneFailed(f"the baseline plan failed: {trial.failure}")
         self.baseline_step = statistics.median(trial.step_seconds)
         self.overhead = max(0.0, trial.wall_seconds - sum(trial.warmup_seconds) - sum(trial.step_seconds))
         standard = standard_seconds(self.baseline_step, self.overhead, self.settings.standard)
-        self.budget = self.settings.budget_seconds or self.settings.budget_factor * standard
+        self.budget = (self.settings.budget_seconds if self.settings.budget_seconds is not None
+                       else self.settings.budget_factor * standard)
         self.say(f"budget {self.budget:.0f} s ({self.settings.budget_factor:g}x one standard measurement, "
-                 f"~{standard:.0f} s)" if not self.settings.budget_seconds else f"budget {self.budget:.0f} s")
+                 f"~{standard:.0f} s)" if self.settings.budget_seconds is None else f"budget {self.budget:.0f} s")
 
-        eager = [Candidate(plan, "eager") for plan in self.space.eager if plan != baseline.plan]
+        # The likeliest gains first, so that a tight budget measures them before it runs out: a reduced precision
+        # (only listed where the hardware has it), then channels_last; the rest in the space's order.
+        likeliest = sorted((plan for plan in self.space.eager if plan != baseline.plan),
+                           key=lambda plan: (plan.precision == "fp32", not plan.channels_last))
+        eager = [Candidate(plan, "eager") for plan in likeliest]
         for candidate in eager:
             self.candidates.append(candidate)
             self._try(candidate, self.short_rule, compiled=False)
@@ -235,11 +268,21 @@ class Search:
         self._halve()
 
         best_eager = self._ranked()[0] if self._ranked() else baseline
-        for plan in self.space.compiled(best_eager.plan):
+        if not self.settings.compile:
+            self.space.pruned.append(("compile", "this run compiles nothing (a quick run)"))
+        for plan in self.space.compiled(best_eager.plan) if self.settings.compile else []:
             candidate = Candidate(plan, "compile")
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=True) is not None:
                 self._check_numerics(candidate)
+
+        if self.settings.runtime:
+            best = self._ranked()[0] if self._ranked() else baseline
+            for plan in self.space.runtime_variants(best.plan):
+                candidate = Candidate(plan, "runtime")
+                self.candidates.append(candidate)
+                if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:
+                    self._check_numerics(candidate)
 
         return self._confirm(baseline)
 
@@ -262,11 +305,18 @@ class Search:
         ranked = self._ranked()
         best = ranked[0] if ranked else baseline
         standard_trial = baseline_trial = None
-        if best is not baseline:
+        if best is not baseline and not self.settings.confirm:
+            if best.median * (1 + self.settings.min_gain) >= baseline.median:
+                best.verdict = "rejected"
+                best.reason = (f"{best.median:.4g} s against the baseline's {baseline.median:.4g} s in short trials: "
+                               f"not {self.settings.min_gain:.0%} faster")
+                best = baseline
+        elif best is not baseline:
             self.say(f"measuring the baseline and then the fastest, {best.plan.describe()}, at the standard step "
                      f"count: the speedup is between two measurements taken the same way")
             profile = self.settings.standard
-            rule = StopRule(profile.warmup_steps, profile.min_seconds, profile.min_steps, profile.max_steps)
+            rule = StopRule(profile.warmup_steps, profile.min_seconds, profile.min_steps, profile.max_steps,
+                            profile.target_precision, profile.max_seconds)
             baseline_trial = self.measure(baseline.plan, rule, timeout=profile.timeout_seconds, final=True)
             standard_trial = self.measure(best.plan, rule, timeout=profile.timeout_seconds, final=True)
             confirm, reference = Candidate(best.plan, "standard", [standard_trial]), Candidate(

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.plan import baseline
 from batchmark.frameworks import get_framework
+from batchmark.frameworks.runtime import SWITCH_FRAMEWORKS, WHY_NOT, allocator_unavailable, tensorflow_onednn_default
+from batchmark.machine import cpu_info
 from batchmark.results import Calibration
 
 # Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.
@@ -26,10 +29,25 @@ class SearchSpace:
     references: list[Plan]  # per device, the fp32 eager plan that the numerics guard compares against
     compile_modes: list[str]  # tried on the best eager plan only
     pruned: list[tuple[str, str]] = field(default_factory=list)  # (switch, why it is not measured)
+    # Per device, the runtime switches to try one at a time on the best plan, as (switch, value), and those that
+    # cannot be tried here, with the reason: they join `pruned` when the tuner asks for the variants of a plan
+    # on that device (accelerate() never does: it runs in the user's process, whose environment is set).
+    runtime: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
+    runtime_pruned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def compiled(self, best_eager: Plan) -> list[Plan]:
         return [dataclasses.replace(best_eager, compile=mode) for mode in self.compile_modes
                 if mode != best_eager.compile]
+
+    def runtime_variants(self, best: Plan) -> list[Plan]:
+        """The best plan with each runtime switch changed on its own (an allocator, OpenMP's wait policy or
+        binding, Adam's implementation, oneDNN); what cannot be tried here is added to `pruned` with its reason."""
+        for line in self.runtime_pruned.get(best.device, []):
+            if line not in self.pruned:
+                self.pruned.append(line)
+        variants = [dataclasses.replace(best, **{switch: value}) for switch, value in self.runtime.get(best.device, [])
+                    if getattr(best, switch) != value]
+        return list(dict.fromkeys(variants))
 
 
 def _gflops(value: float) -> str:
@@ -55,9 +73,40 @@ def precision_is_fast(device: DeviceSupport, precision: str, calibration: Calibr
     return supported
 
 
+def runtime_candidates(framework: str, device: str, cpu_flags: Iterable[str] | None,
+                       pruned: list[tuple[str, str]]) -> list[tuple[str, object]]:
+    """The runtime switches worth trying for `framework` on `device`, as (switch, value); those ruled out go to
+    `pruned`. On a GPU only Adam's implementation changes the step: the rest is the host's business."""
+    def applies(switch: str) -> bool:
+        return framework in SWITCH_FRAMEWORKS[switch]
+
+    switches: list[tuple[str, object]] = []
+    if device == "cpu":
+        for allocator in ("jemalloc", "tcmalloc"):
+            if (reason := allocator_unavailable(allocator)) is None:
+                switches.append(("allocator", allocator))
+            else:
+                pruned.append((f"allocator={allocator}", reason))
+        if applies("omp_wait"):
+            switches += [("omp_wait", "active"), ("omp_wait", "passive"), ("omp_bind", True)]
+        else:
+            pruned.append(("omp_wait, omp_bind", f"{framework}: {WHY_NOT['omp_wait']}"))
+        if applies("onednn"):
+            flags = set(cpu_info().flags if cpu_flags is None else cpu_flags)
+            switches.append(("onednn", not tensorflow_onednn_default(flags)))  # the other side of its own choice
+    if applies("optimizer"):
+        switches.append(("optimizer", "fused"))
+        if device == "cuda":  # torch's own choice there: the same plan
+            pruned.append(("optimizer=foreach on cuda", "torch already runs Adam with foreach kernels on CUDA"))
+        else:
+            switches.append(("optimizer", "foreach"))
+    return switches
+
+
 def search_space(framework: str, devices: dict[str, DeviceSupport], calibration: Calibration | None,
-                 logical_cores: int, physical_cores: int) -> SearchSpace:
-    """Every plan worth measuring for `framework` here, device by device (CUDA, MPS, then CPU)."""
+                 logical_cores: int, physical_cores: int, cpu_flags: Iterable[str] | None = None) -> SearchSpace:
+    """Every plan worth measuring for `framework` here, device by device (CUDA, MPS, then CPU). `cpu_flags`
+    (this machine's, when None) tell which way TensorFlow sets oneDNN by itself."""
     default_device = next(devices[name] for name in ("cuda", "mps", "cpu") if name in devices)
     plain = baseline(framework, default_device)
     pruned: list[tuple[str, str]] = []
@@ -97,5 +146,9 @@ def search_space(framework: str, devices: dict[str, DeviceSupport], calibration:
         pruned.append(("compile", f"{framework} always compiles ({', '.join(record.compile_modes)}): there is no "
                                   f"eager plan to compare"))
     eager = list(dict.fromkeys(eager))  # the baseline is also a device's fp32 plan
+    runtime, runtime_pruned = {}, {}
+    for name in devices:
+        runtime_pruned[name] = []
+        runtime[name] = runtime_candidates(framework, name, cpu_flags, runtime_pruned[name])
     return SearchSpace(baseline=plain, eager=eager, references=references, compile_modes=compile_modes,
-                       pruned=pruned)
+                       pruned=pruned, runtime=runtime, runtime_pruned=runtime_pruned)

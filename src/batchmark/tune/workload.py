@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from batchmark.engine.calibration import fingerprint_hash
-from batchmark.plans import DeviceSupport, Plan
+from batchmark.plans import RUNTIME_DEFAULTS, DeviceSupport, Plan
 from batchmark.engine.profiles import Profile
 from batchmark.engine.runner import Job, SuiteRequest, run_job
 from batchmark.engine.timing import StopRule
@@ -41,13 +41,14 @@ def worker_measure(workload: str, framework: str, batch_size: int, image_size: i
                                profile=profile, seed=seed, plugins=plugins, count_flops=final)
         job = Job(workload, framework, "tune", plan, batch_size, image_size)
         start = time.monotonic()
-        row = run_job(job, request, workdir, on_progress)
+        row = run_job(job, request, workdir, on_progress, rule=rule)
         wall = time.monotonic() - start
         measured = row.measured
         return Trial(plan=plan, step_seconds=measured.step_seconds if measured else [],
                      losses=measured.losses if measured else [],
                      warmup_seconds=measured.warmup_seconds if measured else [], wall_seconds=wall,
-                     failure=f"{row.failure.kind}: {row.failure.message}" if row.failure else None)
+                     failure=f"{row.failure.kind}: {row.failure.message}" if row.failure else None,
+                     stopped_by=measured.stopped_by if measured else None)
     return measure
 
 
@@ -93,8 +94,8 @@ def switches(plan: Plan, reference: Plan) -> str:
             names.append("XLA" if value == "xla" else "eager" if value == "off" else f"torch.compile {value}")
         elif field.name == "channels_last":
             names.append("channels_last" if value else "contiguous")
-        elif field.name == "threads":
-            names.append(f"threads={value}")
+        elif field.name == "threads" or field.name in RUNTIME_DEFAULTS:
+            names.append(f"{field.name}={str(value).lower() if isinstance(value, bool) else value}")
         else:
             names.append(str(value))
     return " + ".join(names) or "baseline"

@@ -18,7 +18,7 @@ from torch import nn
 
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.layers import InstanceNorm
-from batchmark.workloads.torch.task import Objective, TorchTask, random_images
+from batchmark.workloads.torch.task import Objective, TorchTask, adam, random_images
 
 # tf.keras LeakyReLU's default slope; pix2pix.py never sets it (the PyTorch CycleGAN code uses 0.2).
 LEAKY_SLOPE = 0.3
@@ -156,7 +156,7 @@ class CycleGANTask(TorchTask):
             "discriminator_y": self.discriminator_y,
         }
         self.optimizers = {
-            name: torch.optim.Adam(network.parameters(), lr=LEARNING_RATE, betas=BETAS)
+            name: adam(network.parameters(), lr=LEARNING_RATE, betas=BETAS)
             for name, network in self.networks.items()
         }
 

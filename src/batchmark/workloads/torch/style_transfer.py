@@ -19,7 +19,7 @@ from torch import nn
 
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.layers import InstanceNorm
-from batchmark.workloads.torch.task import Objective, TorchTask, random_images
+from batchmark.workloads.torch.task import Objective, TorchTask, adam, random_images
 
 # Transform net, one (filters, kernel, stride) per conv + norm + ReLU: (B, 3, S, S) -> (B, 128, S/4, S/4).
 DOWN_CONVS = [(32, 9, 1), (64, 3, 2), (128, 3, 2)]
@@ -145,7 +145,7 @@ class StyleTransferTask(TorchTask):
         self.transform = TransformNet()
         self.vgg16 = VGG16Features().requires_grad_(False)
         self.networks = {"transform": self.transform, "vgg16": self.vgg16}
-        self.optimizer = torch.optim.Adam(self.transform.parameters(), lr=LEARNING_RATE)
+        self.optimizer = adam(self.transform.parameters(), lr=LEARNING_RATE)
         self.style_grams: list[torch.Tensor] = []  # (1, C, C) per VGG stage; set by make_batch
 
     def set_modes(self):

@@ -7,7 +7,9 @@ about devices, precision, memory layout or compilation: the torch backend applie
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +44,35 @@ class TorchTask(ABC):
 
 
 
+# How torch.optim.Adam runs its update, by the plan's `optimizer` switch. "default" passes neither flag, so torch
+# picks (a loop over tensors on CPU, foreach kernels on CUDA); Adam keeps the flags in each param group and reads
+# them at every step.
+ADAM_IMPLEMENTATIONS = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+_adam_implementation: ContextVar[str] = ContextVar("adam_implementation", default="default")
+
+
+@contextlib.contextmanager
+def optimizer_implementation(name: str):
+    """Tasks built inside get Adam with this implementation: how the backend applies a plan's `optimizer` without
+    every workload's factory taking the plan."""
+    token = _adam_implementation.set(name)
+    try:
+        yield
+    finally:
+        _adam_implementation.reset(token)
+
+
+def adam(parameters, **settings) -> torch.optim.Adam:
+    """torch.optim.Adam with the implementation the plan asks for; every task builds its Adam with this."""
+    return torch.optim.Adam(parameters, **settings, **ADAM_IMPLEMENTATIONS[_adam_implementation.get()])
+
+
+def runs_as(optimizer: torch.optim.Optimizer, implementation: str) -> bool:
+    """Whether every param group of the optimizer carries the implementation's flags."""
+    wanted = ADAM_IMPLEMENTATIONS[implementation]
+    return all(group.get(flag) == value for group in optimizer.param_groups for flag, value in wanted.items())
+
+
 def optimized_parameters(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
 
@@ -67,7 +98,7 @@ class ClassifierTask(TorchTask):
         self.model = model
         self.num_classes = num_classes
         self.networks = {"model": model}
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        self.optimizer = adam(model.parameters(), lr=learning_rate)
 
     def make_batch(self, batch_size, image_size, generator):
         labels = torch.randint(0, self.num_classes, (batch_size,), generator=generator, device=generator.device)
