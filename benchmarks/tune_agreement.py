@@ -1,8 +1,9 @@
 """Does the tuner's speedup hold up? For each workload: tune it (afresh), then `run` its baseline and tuned plans
 side by side, and print the tuner's speedup beside the run's, each with its 95% bootstrap CI.
 
-The tuner measures the baseline and the winner at the standard step count one after the other; a run measures
-them again in fresh workers. The two speedups agree when their CIs overlap.
+The tuner measures the baseline and the winner at the standard step count in two processes each (A B B A), with a
+CI over processes and steps; a run measures them again in fresh workers. The two speedups agree when their CIs
+overlap.
 
 Run on a quiet machine: .venv/bin/python benchmarks/tune_agreement.py [WORKLOAD ...] [--framework torch]
 """

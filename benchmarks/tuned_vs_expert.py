@@ -11,7 +11,7 @@ Switches this machine cannot run (bf16 without it in hardware, an allocator not 
 listed. The tuned plan is `batchmark tune`'s, measured first (its time is printed) unless cached.
 
 Run: .venv/bin/python benchmarks/tuned_vs_expert.py [--workloads a,b] [--frameworks torch,tensorflow]
-     [--tune-budget 4x] [--results FILE]   (an earlier run's results: print its table without measuring)
+     [--tune-budget 5x] [--results FILE]   (an earlier run's results: print its table without measuring)
 Nothing else may run on the machine meanwhile: on 2 cores a second process makes the numbers garbage.
 """
 
@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=None)
     parser.add_argument("--frameworks", default="torch,tensorflow")
-    parser.add_argument("--tune-budget", default="4x")
+    parser.add_argument("--tune-budget", default="5x")
     parser.add_argument("--results", type=Path, help="print the table of an earlier run of this script")
     options = parser.parse_args()
     if options.results:

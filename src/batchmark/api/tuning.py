@@ -52,10 +52,10 @@ def calibrate(force: bool = False, events: Events | None = None) -> tuple[Calibr
 
 
 def parse_budget(text: str) -> SearchSettings:
-    """'4x' is a multiple of one standard measurement, '300' or '300s' is seconds."""
+    """'5x' is a multiple of one standard measurement, '300' or '300s' is seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(x|s)?\s*", text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"--budget {text!r}: give a multiple of one standard measurement like 4x, "
+        raise UsageError(f"--budget {text!r}: give a multiple of one standard measurement like 5x, "
                          f"or seconds like 300s.")
     value = float(match.group(1))
     return SearchSettings(budget_factor=value) if match.group(2) == "x" else SearchSettings(budget_seconds=value)
@@ -68,7 +68,7 @@ def search_settings(budget: str, loss_tolerance: float) -> SearchSettings:
 
 
 def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = ("torch",),
-         batch_size: int | None = None, image_size: int | None = None, budget: str = "4x",
+         batch_size: int | None = None, image_size: int | None = None, budget: str = "5x",
          loss_tolerance: float = 0.05, force: bool = False, seed: int = 0,
          events: Events | None = None) -> list[TuneOutcome]:
     """Find the fastest plan for each workload here by measuring it, and cache it for `run --plan tuned`.

@@ -36,7 +36,7 @@ def tune(
     batch_size: Annotated[Optional[int], typer.Option(help="Tune for this batch size instead of the standard one.")] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Tune for this image size instead of the standard one.")] = None,
     budget: Annotated[str, typer.Option(help="Tuning budget: a multiple of one standard measurement of one "
-                                             "plan (4x) or seconds (600s).")] = "4x",
+                                             "plan (5x) or seconds (600s).")] = "5x",
     loss_tolerance: Annotated[float, typer.Option(help="Largest relative gap of the loss to fp32's after the short "
                                                        "trial's steps.")] = 0.05,
     force: Annotated[bool, typer.Option("--force", help="Tune again even if a tuned plan is cached.")] = False,

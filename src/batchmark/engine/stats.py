@@ -60,6 +60,31 @@ def median_ratio_ci(samples_a: list[float], samples_b: list[float], resamples: i
     return float(np.median(data_b) / np.median(data_a)), float(low), float(high)
 
 
+def _two_level_medians(groups: list[list[float]], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    arrays = [np.asarray(group, dtype=float) for group in groups]
+    medians = np.empty(resamples)
+    for index in range(resamples):
+        drawn = (arrays[pick] for pick in rng.integers(0, len(arrays), size=len(arrays)))
+        medians[index] = np.median(np.concatenate([array[rng.integers(0, array.size, size=array.size)]
+                                                   for array in drawn]))
+    return medians
+
+
+def grouped_median_ratio_ci(groups_a: list[list[float]], groups_b: list[list[float]],
+                            resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """median(B) / median(A) of the pooled steps, with a CI that covers the drift between processes as well as
+    between steps: each resample draws whole measurements (processes) with replacement, then steps within each
+    (a two-level bootstrap). With one measurement a side it is a plain bootstrap of the steps, as
+    `median_ratio_ci`'s."""
+    rng = np.random.default_rng(seed)
+    ratios = _two_level_medians(groups_b, resamples, rng) / _two_level_medians(groups_a, resamples, rng)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    pooled_a = [value for group in groups_a for value in group]
+    pooled_b = [value for group in groups_b for value in group]
+    return float(np.median(pooled_b) / np.median(pooled_a)), float(low), float(high)
+
+
 def summarize(samples: list[float]) -> Statistics:
     if not samples:
         raise ValueError("no samples to summarize")

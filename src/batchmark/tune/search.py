@@ -7,12 +7,13 @@ for `accelerate()`. It proceeds cheapest first:
 1. the baseline, short: its step time sets the budget (a multiple of one standard measurement);
 2. every eager variant the search space kept, short (compiling nothing), then successive halving: the
    better half gets more steps;
-3. the compiler, on the best eager plan only (compiles cost tens of seconds here), with a timeout of
-   what is left of the budget; then each runtime switch on its own on the best plan so far;
-4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, right after
-   the baseline is measured the same way: short trials only rank plans (their first steps run slow, so a
-   short baseline flatters every speedup), and the speedup reported is between two standard measurements,
-   with its bootstrap CI. The plan replaces the baseline only if it beats the baseline's standard
+3. the compiler, on the best eager plan of each memory layout (compiles cost tens of seconds here), with a
+   timeout of what is left of the budget; then each runtime switch on its own on the best plan so far;
+4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, alongside
+   the baseline measured the same way, in two processes each in the order A B B A: short trials only rank
+   plans (their first steps run slow, so a short baseline flatters every speedup), and a plan's median drifts
+   between processes, so the speedup reported is between the pooled standard measurements, with a bootstrap
+   CI over processes and steps. The plan replaces the baseline only if it beats the baseline's standard
    measurement by more than `min_gain`: ties, and anything the noise could explain, go to the plain
    framework. The tuned plan is never slower than baseline by construction, only ever by noise.
 """
@@ -29,7 +30,7 @@ from typing import Callable, Literal, Protocol
 from batchmark.plans import Plan
 from batchmark.errors import TuneFailed
 from batchmark.engine.profiles import PROFILES, Profile
-from batchmark.engine.stats import median_ratio_ci
+from batchmark.engine.stats import grouped_median_ratio_ci, median_ratio_ci
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
 from batchmark.tune.space import SearchSpace
@@ -88,9 +89,10 @@ class SearchSettings:
     short_steps: int = 2
     more_steps: int = 2  # what each survivor of a halving round adds
     standard: Profile = PROFILES["standard"]
-    # Tuning may cost this many standard measurements of one plan: the last two are the baseline and the winner
-    # measured alike, so 4x leaves about two for the search itself.
-    budget_factor: float = 4.0
+    # Tuning may cost this many standard measurements of one plan: the baseline and the winner measured alike in
+    # two processes each take about three (each process has its own start and warm-up), so 5x leaves about two
+    # for the search itself.
+    budget_factor: float = 5.0
     budget_seconds: float | None = None  # an absolute budget instead of the factor
     # A compile is tried only if the budget left covers a short trial plus this much: torch.compile from its
     # warm on-disk cache took 5-23 s per model here, XLA 17-106 s. A longer (cold) compile is cut off by the
@@ -103,6 +105,10 @@ class SearchSettings:
     # Re-measure the baseline and the winner at the standard step count (`batchmark tune`). A run that tunes its
     # accelerated plan itself does not: its two rows are those standard measurements.
     confirm: bool = True
+    # The baseline and the winner are re-measured in this many processes each, in the order A B B A: a plan's
+    # median drifts from one process to the next (up to ~20% on MobileNetV3 here), and a speedup between one
+    # process of each, however many steps, has a CI that cannot show it. The CI is over processes and steps.
+    confirm_rounds: int = 2
     compile: bool = True  # try the compiler (off in quick runs, whose rows compile nothing)
     # Try each runtime switch (allocator, OpenMP, Adam's implementation, oneDNN) on the best plan. They are set in
     # a worker's environment before the framework loads: accelerate(), which tunes in the user's process, cannot.
@@ -119,8 +125,11 @@ class TuneResult:
     standard: Trial | None  # the chosen plan at the standard step count (None: the baseline was chosen outright)
     tuning_seconds: float
     budget_seconds: float
-    # The baseline at the standard step count, measured just before `standard`: the other side of the speedup.
+    # The baseline at the standard step count, measured alongside `standard`: the other side of the speedup.
     baseline_standard: Trial | None = None
+    # Each process's steps, when the confirmation took several (`standard` and `baseline_standard` pool them).
+    standard_groups: list[list[float]] = field(default_factory=list)
+    baseline_groups: list[list[float]] = field(default_factory=list)
 
     @property
     def measured_alike(self) -> bool:
@@ -136,10 +145,14 @@ class TuneResult:
 
     @property
     def speedup_ci(self) -> tuple[float, float] | None:
-        """The speedup's 95% percentile-bootstrap CI, as `batchmark compare` computes a ratio's."""
+        """The speedup's 95% bootstrap CI: over processes and steps when the confirmation took several processes,
+        else over steps, as `batchmark compare` computes a ratio's."""
         if not self.measured_alike:
             return None
-        _, low, high = median_ratio_ci(self.standard.step_seconds, self.baseline_standard.step_seconds)
+        if self.standard_groups and self.baseline_groups:
+            _, low, high = grouped_median_ratio_ci(self.standard_groups, self.baseline_groups)
+        else:
+            _, low, high = median_ratio_ci(self.standard.step_seconds, self.baseline_standard.step_seconds)
         return low, high
 
     @property
@@ -150,6 +163,17 @@ class TuneResult:
     @property
     def chosen_seconds(self) -> float:
         return statistics.median(self.standard.step_seconds) if self.standard else self.baseline.median
+
+
+def pooled(trials: list[Trial]) -> Trial:
+    """Several processes' measurements of one plan as one: their steps together; failed if any failed."""
+    failed = next((trial for trial in trials if not trial.ok), None)
+    if failed is not None:
+        return failed
+    return Trial(plan=trials[0].plan, step_seconds=[s for t in trials for s in t.step_seconds],
+                 losses=[loss for t in trials for loss in t.losses],
+                 warmup_seconds=[s for t in trials for s in t.warmup_seconds],
+                 wall_seconds=sum(t.wall_seconds for t in trials))
 
 
 def standard_seconds(step: float, overhead: float, profile: Profile) -> float:
@@ -180,28 +204,45 @@ class Search:
         if not self.settings.confirm:
             return 0.0
         best = min((c.median for c in self._ranked()), default=self.baseline_step)
-        return (standard_seconds(best, self.overhead, self.settings.standard)
-                + standard_seconds(self.baseline_step, self.overhead, self.settings.standard))
+        return self._confirm_seconds(best) + self._confirm_seconds(self.baseline_step)
+
+    def _confirm_rule(self) -> StopRule:
+        """One confirming process's rule: the standard rule, its time cap shared among the rounds."""
+        profile, rounds = self.settings.standard, self.settings.confirm_rounds
+        min_steps = max(3, math.ceil(profile.min_steps / rounds))
+        return StopRule(profile.warmup_steps, profile.min_seconds / rounds, min_steps, profile.max_steps,
+                        profile.target_precision,
+                        profile.max_seconds / rounds if profile.max_seconds is not None else None)
+
+    def _confirm_seconds(self, step: float) -> float:
+        rule, rounds = self._confirm_rule(), self.settings.confirm_rounds
+        timed = max(rule.min_seconds, rule.max_seconds or 0.0)
+        steps = min(rule.max_steps, max(rule.min_steps, math.ceil(timed / step)))
+        return rounds * (self.overhead + (rule.warmup_steps + steps + 1) * step)
 
     def _short_cost(self) -> float:
-        return self.overhead + (self.settings.short_warmup + self.settings.short_steps) * self.baseline_step
+        """A short trial's cost, as the baseline's was: its warm-up as measured (TensorFlow traces the step
+        there, for seconds), not as a multiple of the steady step."""
+        return self.overhead + self.baseline_warmup + self.settings.short_steps * self.baseline_step
 
     # -- measuring ---------------------------------------------------------------------------------
     def _try(self, candidate: Candidate, rule: StopRule, compiled: bool) -> Trial | None:
+        """One short trial of `candidate`, if the budget left covers it; its time-out is what is left, so that no
+        trial (a compile, a slow runtime, a worker that starts slower than the baseline's) runs past the budget."""
         left = self._left() - self._reserve()
-        if not compiled and left < self._short_cost():
-            candidate.verdict, candidate.reason = "not tried", "the tuning budget was spent"
-            return None
-        if compiled and left < self._short_cost() + self.settings.compile_estimate_seconds:
-            candidate.verdict, candidate.reason = "not tried", (
-                f"the tuning budget was spent ({max(left, 0):.0f} s left; a compile and a short trial take "
-                f"about {self._short_cost() + self.settings.compile_estimate_seconds:.0f} s)")
+        needed = self._short_cost() + (self.settings.compile_estimate_seconds if compiled else 0.0)
+        if left < needed:
+            if not candidate.samples:  # a survivor of an earlier round keeps what it measured
+                candidate.verdict = "not tried"
+                candidate.reason = (f"the tuning budget was spent ({max(left, 0):.0f} s left; a "
+                                    f"{'compile and a ' if compiled else ''}short trial take{'' if compiled else 's'} "
+                                    f"about {needed:.0f} s)")
             return None
         best = min((c.median for c in self._ranked()), default=None)
         if best is not None:
             rule = dataclasses.replace(rule, give_up_above=best * self.settings.clearly_losing)
         self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
-        trial = self.measure(candidate.plan, rule, timeout=left if compiled else None, final=False)
+        trial = self.measure(candidate.plan, rule, timeout=left, final=False)
         candidate.trials.append(trial)
         if trial.ok and trial.stopped_by == "clearly losing":
             candidate.verdict = "rejected"
@@ -210,8 +251,9 @@ class Search:
         if not trial.ok:
             candidate.verdict = "failed"
             candidate.reason = trial.failure or "no timed step"
-            if compiled and trial.failure and trial.failure.startswith("timeout"):
-                candidate.reason = f"over the tuning budget: still compiling after {left:.0f} s"
+            if trial.failure and trial.failure.startswith("timeout"):
+                doing = "compiling" if compiled else "measuring"
+                candidate.reason = f"over the tuning budget: still {doing} after {left:.0f} s"
         return trial
 
     def _ranked(self) -> list[Candidate]:
@@ -247,6 +289,7 @@ class Search:
             raise TuneFailed(f"the baseline plan failed: {trial.failure}")
         self.baseline_step = statistics.median(trial.step_seconds)
         self.overhead = max(0.0, trial.wall_seconds - sum(trial.warmup_seconds) - sum(trial.step_seconds))
+        self.baseline_warmup = sum(trial.warmup_seconds)
         standard = standard_seconds(self.baseline_step, self.overhead, self.settings.standard)
         self.budget = (self.settings.budget_seconds if self.settings.budget_seconds is not None
                        else self.settings.budget_factor * standard)
@@ -267,10 +310,9 @@ class Search:
             self._check_numerics(candidate)
         self._halve()
 
-        best_eager = self._ranked()[0] if self._ranked() else baseline
         if not self.settings.compile:
             self.space.pruned.append(("compile", "this run compiles nothing (a quick run)"))
-        for plan in self.space.compiled(best_eager.plan) if self.settings.compile else []:
+        for plan in self._compile_candidates(baseline) if self.settings.compile else []:
             candidate = Candidate(plan, "compile")
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=True) is not None:
@@ -285,6 +327,20 @@ class Search:
                     self._check_numerics(candidate)
 
         return self._confirm(baseline)
+
+    def _compile_candidates(self, baseline: Candidate) -> list[Plan]:
+        """The compiler on the best eager plan of each memory layout, the overall best first: a compiler fuses
+        differently per layout (style transfer compiled was 1.07x faster contiguous, slower channels_last, where
+        channels_last won eagerly), so compiling only the best eager layout missed the fastest plan."""
+        # Halving's slower half still counts here (it lost eagerly, not compiled); failures, numerics and clearly
+        # losing plans do not.
+        eligible = sorted((c for c in self.candidates if c.stage == "eager" and c.samples and c.verdict != "failed"
+                           and not c.reason.startswith(("numerics", "clearly losing"))), key=lambda c: c.median)
+        best_per_layout: dict[bool, Plan] = {}
+        for candidate in eligible or [baseline]:
+            best_per_layout.setdefault(candidate.plan.channels_last, candidate.plan)
+        plans = [compiled for plan in best_per_layout.values() for compiled in self.space.compiled(plan)]
+        return list(dict.fromkeys(plans))
 
     def _halve(self) -> None:
         """Successive halving over the eager plans: the faster half measures again, until two are left."""
@@ -305,6 +361,8 @@ class Search:
         ranked = self._ranked()
         best = ranked[0] if ranked else baseline
         standard_trial = baseline_trial = None
+        standard_groups: list[list[float]] = []
+        baseline_groups: list[list[float]] = []
         if best is not baseline and not self.settings.confirm:
             if best.median * (1 + self.settings.min_gain) >= baseline.median:
                 best.verdict = "rejected"
@@ -312,13 +370,17 @@ class Search:
                                f"not {self.settings.min_gain:.0%} faster")
                 best = baseline
         elif best is not baseline:
-            self.say(f"measuring the baseline and then the fastest, {best.plan.describe()}, at the standard step "
-                     f"count: the speedup is between two measurements taken the same way")
-            profile = self.settings.standard
-            rule = StopRule(profile.warmup_steps, profile.min_seconds, profile.min_steps, profile.max_steps,
-                            profile.target_precision, profile.max_seconds)
-            baseline_trial = self.measure(baseline.plan, rule, timeout=profile.timeout_seconds, final=True)
-            standard_trial = self.measure(best.plan, rule, timeout=profile.timeout_seconds, final=True)
+            rounds = self.settings.confirm_rounds
+            self.say(f"measuring the baseline and the fastest, {best.plan.describe()}, at the standard step count, "
+                     f"in {rounds} processes each (A B B A): the speedup is between measurements taken the same way")
+            rule, timeout = self._confirm_rule(), self.settings.standard.timeout_seconds
+            order = [baseline.plan, best.plan, best.plan, baseline.plan] * math.ceil(rounds / 2)
+            measured: dict[Plan, list[Trial]] = {baseline.plan: [], best.plan: []}
+            for plan in order[:2 * rounds]:
+                measured[plan].append(self.measure(plan, rule, timeout=timeout, final=True))
+            baseline_trial, standard_trial = pooled(measured[baseline.plan]), pooled(measured[best.plan])
+            baseline_groups = [trial.step_seconds for trial in measured[baseline.plan]]
+            standard_groups = [trial.step_seconds for trial in measured[best.plan]]
             confirm, reference = Candidate(best.plan, "standard", [standard_trial]), Candidate(
                 baseline.plan, "standard", [baseline_trial])
             if not baseline_trial.ok:
@@ -338,6 +400,9 @@ class Search:
             if candidate.verdict == "measured":
                 candidate.verdict = "rejected"
                 candidate.reason = candidate.reason or "slower than the chosen plan"
+        if standard_trial is None:
+            standard_groups = baseline_groups = []
         return TuneResult(baseline=baseline, chosen=best, candidates=self.candidates, pruned=self.space.pruned,
                           standard=standard_trial, tuning_seconds=self._spent(), budget_seconds=self.budget,
-                          baseline_standard=baseline_trial)
+                          baseline_standard=baseline_trial, standard_groups=standard_groups,
+                          baseline_groups=baseline_groups)
