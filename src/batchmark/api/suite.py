@@ -179,8 +179,7 @@ def tuned_lookup(machine: Fingerprint):
             return None
         if found.complete:
             return found.plan
-        untried = sum(1 for candidate in found.candidates if candidate.verdict == "not tried")
-        return found.plan, (f"tuned on {found.tuned_at[:10]} by a search that could not afford {untried} of "
+        return found.plan, (f"tuned on {found.tuned_at[:10]} by a search that could not afford {found.untried} of "
                             f"{len(found.candidates)} plans: `batchmark tune {workload} --framework {framework}` "
                             f"measures them all",)
     return lookup

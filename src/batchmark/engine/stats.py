@@ -126,11 +126,12 @@ def stability_warnings(samples: list[float], target_precision: float | None = No
     """The warnings that apply to these step times, each with a message that says what to do. With the
     precision the row was asked for, a row that stopped short of it says so."""
     found: list[tuple[StabilityWarning, str]] = []
-    if target_precision is not None and len(samples) >= 2 and relative_precision(samples) > target_precision:
+    reached = relative_precision(samples) if target_precision is not None and len(samples) >= 2 else None
+    if reached is not None and reached > target_precision:
         why = {"time cap": "its time cap was reached", "max steps": "its maximum step count was reached"}.get(
             stopped_by or "", "timing stopped")
         found.append((StabilityWarning.PRECISION_NOT_REACHED,
-                      f"the median is known to ±{relative_precision(samples):.1%}, not the ±{target_precision:.0%} "
+                      f"the median is known to ±{reached:.1%}, not the ±{target_precision:.0%} "
                       f"asked for: {why}; the machine is noisy or the row needs more time (raise --budget)"))
     if len(samples) < MIN_SAMPLES:
         found.append((StabilityWarning.TOO_FEW_SAMPLES,

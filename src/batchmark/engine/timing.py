@@ -55,8 +55,9 @@ class StopRule:
         if self.target_precision is not None and not 0 < self.target_precision < 1:
             raise ValueError(f"target precision must be a fraction in (0, 1): {self}")
 
-    def stop_reason(self, step_seconds: list[float]) -> StopReason | None:
-        """Why timing stops after these steps, or None to take another."""
+    def stop_reason(self, step_seconds: list[float], precision: float | None = None) -> StopReason | None:
+        """Why timing stops after these steps, or None to take another. `precision` is their relative_precision
+        when the caller has it already (a bootstrap: not worth computing twice between two steps)."""
         count = len(step_seconds)
         if count >= self.max_steps:
             return "max steps"
@@ -64,7 +65,7 @@ class StopRule:
             return None
         if self.target_precision is None:
             return "steps"
-        if relative_precision(step_seconds) <= self.target_precision:
+        if (relative_precision(step_seconds) if precision is None else precision) <= self.target_precision:
             return "precision"
         if self.max_seconds is not None and sum(step_seconds) >= self.max_seconds:
             return "time cap"
@@ -102,8 +103,11 @@ def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.
         progress(f"warm-up {index + 1}/{rule.warmup_steps}")
         seconds, _ = timed_step(session, clock)
         result.warmup_seconds.append(seconds)
-    while (reason := rule.stop_reason(result.step_seconds)) is None:
-        progress(step_progress(result.step_seconds, rule))
+    while True:
+        precision = current_precision(result.step_seconds, rule)
+        if (reason := rule.stop_reason(result.step_seconds, precision)) is not None:
+            break
+        progress(step_progress(result.step_seconds, rule, precision))
         seconds, loss = timed_step(session, clock)
         result.step_seconds.append(seconds)
         result.losses.append(loss)
@@ -114,9 +118,16 @@ def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.
     return result
 
 
-def step_progress(step_seconds: list[float], rule: StopRule) -> str:
+def current_precision(step_seconds: list[float], rule: StopRule) -> float | None:
+    """The steps' relative precision when the rule targets one and there are two steps to bootstrap, else None."""
+    if rule.target_precision is None or len(step_seconds) < 2:
+        return None
+    return relative_precision(step_seconds)
+
+
+def step_progress(step_seconds: list[float], rule: StopRule, precision: float | None = None) -> str:
     """What the progress line shows between steps: how many, how much time, and how precise so far."""
     done = f"step {len(step_seconds) + 1} ({sum(step_seconds):.1f}s"
-    if rule.target_precision is not None and len(step_seconds) >= 2:
-        return f"{done}, ±{relative_precision(step_seconds):.1%} of a ±{rule.target_precision:.0%} target)"
+    if precision is not None:
+        return f"{done}, ±{precision:.1%} of a ±{rule.target_precision:.0%} target)"
     return f"{done} of {rule.min_seconds:g}s)" if rule.min_seconds else f"{done})"

@@ -58,9 +58,14 @@ class TunedPlan(BaseModel):
     pruned: list[tuple[str, str]] = Field(default_factory=list)
 
     @property
+    def untried(self) -> int:
+        """Candidates the search could not afford (a run's search may run out of budget first)."""
+        return sum(1 for candidate in self.candidates if candidate.verdict == "not tried")
+
+    @property
     def complete(self) -> bool:
-        """Whether every candidate was measured (a run's search may have run out of budget first)."""
-        return not any(candidate.verdict == "not tried" for candidate in self.candidates)
+        """Whether every candidate was measured."""
+        return self.untried == 0
 
 
 def directory() -> Path:
