@@ -107,10 +107,9 @@ def validate(request: SuiteRequest) -> None:
     if request.image_size is not None:
         for name in request.workloads:
             spec = get_workload(name)
-            if request.image_size < spec.min_image_size or request.image_size % spec.image_multiple:
-                multiple = f" and a multiple of {spec.image_multiple}" if spec.image_multiple > 1 else ""
-                raise UsageError(f"--image-size {request.image_size} does not fit {name}: it needs at least "
-                                 f"{spec.min_image_size}{multiple}.")
+            problem = spec.size_problem(request.image_size)
+            if problem:
+                raise UsageError(f"--image-size {request.image_size} does not fit {name}: {problem}.")
 
 
 def probe_devices(framework: str) -> dict[str, DeviceSupport]:

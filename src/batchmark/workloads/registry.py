@@ -33,6 +33,38 @@ class Workload:
     image_multiple: int  # inputs must divide evenly through the architecture's down- and upsampling
     quick_batch_size: int  # for --quick: small enough that the whole suite takes about 2 minutes on 2 cores
     quick_image_size: int
+    # Which suite the workload belongs to (`batchmark run --suite`): the seed article's five, or today's models.
+    suite: str = "seed"
+    # What the "image size" S is for this workload: an image's side in pixels, or a language model's context
+    # length in tokens (a sample is then one sequence of S tokens, and throughput is also shown in tokens/s).
+    size_unit: str = "pixels"
+    # The largest S the model takes: a learned position table is built for a fixed number of positions.
+    max_image_size: int | None = None
+
+    def size_problem(self, size: int) -> str | None:
+        """Why `size` cannot be this workload's S, in words, or None when it can."""
+        multiple = f" and a multiple of {self.image_multiple}" if self.image_multiple > 1 else ""
+        if self.max_image_size is not None and self.max_image_size == self.min_image_size:
+            needs = f"exactly {self.min_image_size}"
+        elif self.max_image_size is not None:
+            needs = f"{self.min_image_size} to {self.max_image_size}{multiple}"
+        else:
+            needs = f"at least {self.min_image_size}{multiple}"
+        fits = (size >= self.min_image_size and not size % self.image_multiple
+                and (self.max_image_size is None or size <= self.max_image_size))
+        return None if fits else f"it needs {needs} {self.size_name}"
+
+    @property
+    def size_name(self) -> str:
+        return "tokens of context" if self.size_unit == "tokens" else "pixels"
+
+    def tokens_per_sample(self, size: int) -> int | None:
+        """Tokens in one sample of size S, for a language model; None for images."""
+        return size if self.size_unit == "tokens" else None
+
+    def describe_size(self, batch_size: int, size: int) -> str:
+        """A batch's shape as a reader expects it: "8×1024 tokens" or "32×224²"."""
+        return f"{batch_size}×{size} tokens" if self.size_unit == "tokens" else f"{batch_size}×{size}²"
 
 
 _WORKLOADS: dict[str, Workload] = {}
@@ -57,8 +89,20 @@ def implements(family: str, workload: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def workload_names() -> list[str]:
-    return list(_WORKLOADS)
+# `batchmark run --suite`: the seed article's five workloads (the default, so `make run` keeps its time), today's
+# transformers, or both.
+SUITES = {
+    "seed": "the seed article's five convolutional workloads (the default)",
+    "modern": "the transformers people train today: GPT-2 small and ViT-B/16",
+    "all": "every workload",
+}
+
+
+def workload_names(suite: str = "all") -> list[str]:
+    """Registered workloads, in registration order; those of one suite, or all."""
+    if suite not in SUITES:
+        raise unknown("suite", suite, list(SUITES))
+    return [name for name, spec in _WORKLOADS.items() if suite == "all" or spec.suite == suite]
 
 
 def get_workload(name: str) -> Workload:
@@ -143,4 +187,30 @@ register_workload(Workload(
     trains="the transform net (VGG16 frozen)",
     trainable_parameters=1_679_235,  # the transform net alone
     batch_size=4, image_size=256, min_image_size=32, image_multiple=4, quick_batch_size=1, quick_image_size=64,
+))
+
+# Today's models (issue 14): the two with the best public reference points, defined as their papers and reference
+# code do. Parameter counts are PyTorch's; both models have biases in every Linear and LayerNorm.
+register_workload(Workload(
+    name="gpt2_124m",
+    description="GPT-2 small (124M): 12 layers, 12 heads, width 768, pre-LayerNorm, tied output, causal LM pre-training",
+    inputs="token ids (B, S) in 0..50256, S = context <= 1024; targets = the ids shifted by one",
+    loss="next-token cross-entropy; AdamW lr 6e-4, betas 0.9/0.95, weight decay 0.1 on matrices only",
+    trains="all parameters; the output projection is the token embedding (one tensor)",
+    # token 50257x768 + position 1024x768 + 12 blocks x 7,087,872 + final LayerNorm 1536
+    trainable_parameters=124_439_808,
+    batch_size=8, image_size=1024, min_image_size=1, image_multiple=1, quick_batch_size=2, quick_image_size=128,
+    suite="modern", size_unit="tokens", max_image_size=1024,
+))
+register_workload(Workload(
+    name="vit_b16",
+    description="ViT-B/16 (Dosovitskiy et al. 2021): patch 16, class token, 12 layers, 12 heads, width 768, from scratch",
+    inputs="images (B, 3, 224, 224), labels (B,) in 0..999",
+    loss="cross-entropy on the class token; AdamW lr 1e-3, weight decay 0.1 on matrices only",
+    trains="all parameters, class token and position embeddings included",
+    # patch 3*16*16*768+768, class 768, positions 197x768, 12 blocks x 7,087,872, LayerNorm 1536, head 769,000
+    trainable_parameters=86_567_656,
+    # The position table has one entry per patch of a 224x224 image, so the quick profile keeps 224 too.
+    batch_size=32, image_size=224, min_image_size=224, image_multiple=16, quick_batch_size=2, quick_image_size=224,
+    suite="modern", max_image_size=224,
 ))
