@@ -23,9 +23,13 @@ PRECISIONS = ("fp32", "bf16", "fp16", "tf32")
 ALLOCATORS = ("system", "jemalloc", "tcmalloc")  # malloc as the C library has it, or one preloaded in its place
 OMP_WAIT_POLICIES = ("default", "active", "passive")  # how idle OpenMP threads wait: the runtime's own, spin, sleep
 OPTIMIZERS = ("default", "foreach", "fused")  # how torch.optim.Adam runs its update
+# How a transformer computes attention: the framework's fused kernel (torch's scaled_dot_product_attention, Keras's
+# ops.dot_product_attention, each picking flash or memory-efficient kernels where the device has them), or the plain
+# math a paper writes (softmax(QK^T/sqrt(d) + mask) V) as separate ops. Models without attention ignore it.
+ATTENTIONS = ("fused", "math")
 # Each runtime switch and its default, which describe() leaves out: what a user gets without asking.
 RUNTIME_DEFAULTS = {"allocator": "system", "omp_wait": "default", "omp_bind": False, "optimizer": "default",
-                    "onednn": None}
+                    "onednn": None, "attention": "fused"}
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads", *RUNTIME_DEFAULTS)
 # Where a named plan came from: "static" (every switch the device supports, assumed rather than measured),
 # "tuned" (measured fastest by `batchmark tune`, or by an earlier run, on this machine, and cached) or "screened"
@@ -48,6 +52,7 @@ class Plan:
     omp_bind: bool = False  # OMP_PROC_BIND=close, OMP_PLACES=cores: one thread per core, kept there
     optimizer: str = "default"  # PyTorch only: Adam as torch picks it (a loop per tensor on CPU, foreach on CUDA)
     onednn: bool | None = None  # TensorFlow only: TF_ENABLE_ONEDNN_OPTS; None: TensorFlow decides by the CPU
+    attention: str = "fused"  # transformers only: the fused kernel, as a user calls it today, or the plain math
 
     def describe(self) -> str:
         threads = "default" if self.threads is None else str(self.threads)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from batchmark.errors import UnknownNameError, UsageError, unknown
 from batchmark.frameworks import COMPILE_MODES, get_framework
 from batchmark.frameworks.runtime import inapplicable_switch
-from batchmark.plans import (ALLOCATORS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, SWITCHES, DeviceSupport,
-                             Plan)
+from batchmark.plans import (ALLOCATORS, ATTENTIONS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, SWITCHES,
+                             DeviceSupport, Plan)
 
 PLAN_NAMES = ("baseline", "accelerated", "tuned", "static")
 
@@ -65,7 +65,7 @@ def check_plan(plan: Plan) -> None:
 
 
 # The runtime switches that take one of a few names; omp_bind and onednn are booleans (onednn also "default").
-CHOICES = {"allocator": ALLOCATORS, "omp_wait": OMP_WAIT_POLICIES, "optimizer": OPTIMIZERS}
+CHOICES = {"allocator": ALLOCATORS, "omp_wait": OMP_WAIT_POLICIES, "optimizer": OPTIMIZERS, "attention": ATTENTIONS}
 
 
 def _parse_bool(key: str, value: str, *also: str) -> bool:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from batchmark.errors import UsageError
 from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
 from batchmark.frameworks.runtime import inapplicable_switch
-from batchmark.plans import ALLOCATORS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, Plan
+from batchmark.plans import ALLOCATORS, ATTENTIONS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, Plan
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
 from batchmark.store.tables import Machine, Result, Run
 
@@ -53,6 +53,7 @@ class SubmittedPlan(BaseModel):
     omp_bind: bool = False
     optimizer: Literal[OPTIMIZERS] = "default"
     onednn: Optional[bool] = None
+    attention: Literal[ATTENTIONS] = "fused"
 
 
 def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
