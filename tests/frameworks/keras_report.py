@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +25,19 @@ from batchmark.workloads.registry import families_implementing, load_families
 from tests.workloads.registered import step_sizes, trained_workloads
 
 STEPS = 5
+
+
+def measure_in_own_process(module: str, framework: str, home: Path, *arguments: str, timeout: int) -> dict:
+    """Runs ``python -m module framework arguments...`` with a Keras home and caches of its own under `home`, and
+    returns the JSON it prints last: how the Keras tests measure one framework without importing it themselves."""
+    from tests.conftest import REPO
+
+    environment = {**os.environ, "KERAS_HOME": str(home / "keras"), "XDG_CACHE_HOME": str(home / "cache"),
+                   "PYTHONPATH": str(REPO)}
+    completed = subprocess.run([sys.executable, "-m", module, framework, *arguments], capture_output=True, text=True,
+                               env=environment, timeout=timeout)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def plan_for(framework: str) -> Plan:

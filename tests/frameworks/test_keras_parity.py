@@ -5,22 +5,19 @@ implementation, such as the test plugin's tiny_cnn, is skipped by name). Each fr
 `keras_report` in a process of its own (TensorFlow, JAX and PyTorch never share one); PyTorch's FLOPs are
 counted here. A parameter count off the spec, or FLOPs more than 2% from PyTorch's, means one architecture is
 wrong. Every workload trains for real on TensorFlow; JAX, whose XLA compile of each full network would cost
-minutes on a small CPU, trains style transfer and the fine-tune.
+minutes on a small CPU, trains style transfer and the fine-tune (GPT-2 and ViT-B/16 too would cost about 30 s each
+there; their tiny twins train on JAX in tests/workloads/test_keras_transformers.py).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 
 from batchmark.workloads.registry import get_workload
-from tests.conftest import REPO
+from tests.frameworks.keras_report import measure_in_own_process
 from tests.workloads.registered import DEAD_PARAMETERS, SEED_WORKLOADS, torch_flops_per_sample, trained_workloads
 
 KERAS_FRAMEWORKS = ["tensorflow", "jax"]
@@ -38,14 +35,9 @@ def report(tmp_path_factory):
 
     @functools.cache
     def measure(framework: str) -> dict:
-        home = tmp_path_factory.mktemp(f"keras-{framework}")
-        environment = {**os.environ, "KERAS_HOME": str(home / "keras"), "XDG_CACHE_HOME": str(home / "cache"),
-                       "PYTHONPATH": str(REPO)}
         train = ["--train"] if framework == TRAINS_EVERY_WORKLOAD else []
-        completed = subprocess.run([sys.executable, "-m", "tests.frameworks.keras_report", framework, *train],
-                                   capture_output=True, text=True, env=environment, timeout=1200)
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        return json.loads(completed.stdout.strip().splitlines()[-1])
+        return measure_in_own_process("tests.frameworks.keras_report", framework,
+                                      tmp_path_factory.mktemp(f"keras-{framework}"), *train, timeout=1200)
 
     return measure
 

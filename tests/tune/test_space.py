@@ -55,3 +55,16 @@ def test_with_a_gpu_the_baseline_is_the_frameworks_default_and_both_devices_are_
     assert {plan.device for plan in space.eager} == {"cpu", "cuda"}
     assert {plan.device for plan in space.references} == {"cpu", "cuda"}
     assert {plan.precision for plan in space.eager if plan.device == "cuda"} == {"fp32", "bf16", "fp16", "tf32"}
+
+
+def test_a_transformer_is_searched_over_its_attention_kernel_and_gpt2_never_over_a_layout():
+    from batchmark.workloads.registry import get_workload
+
+    gpt2 = search_space("torch", {"cpu": CPU_BF16}, None, 2, 2, workload=get_workload("gpt2_124m"))
+    assert not any(plan.channels_last for plan in gpt2.eager)
+    assert any("no convolution" in reason for _, reason in gpt2.pruned)
+    assert ("attention", "math") in gpt2.runtime["cpu"]
+    vit = search_space("torch", {"cpu": CPU_BF16}, None, 2, 2, workload=get_workload("vit_b16"))
+    assert any(plan.channels_last for plan in vit.eager)  # its patch embedding is a convolution
+    resnet = search_space("torch", {"cpu": CPU_BF16}, None, 2, 2, workload=get_workload("mobilenetv3"))
+    assert not any(switch == "attention" for switch, _ in resnet.runtime["cpu"])

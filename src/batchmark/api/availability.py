@@ -9,7 +9,7 @@ from batchmark.engine.plan import accelerated, baseline
 from batchmark.frameworks import FRAMEWORKS, installed_version
 from batchmark.machine import Fingerprint, GpuFingerprint, apple_gpu, cpu_has_fast_bf16, fingerprint, nvidia_gpus
 from batchmark.plans import DeviceSupport, Plan
-from batchmark.workloads.registry import Workload, get_workload, workload_names
+from batchmark.workloads.registry import SUITES, Workload, get_workload, workload_names
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Inventory:
     cpu_bf16: bool  # bf16 arithmetic in the CPU's hardware
     gpus: list[GpuFingerprint]  # as the drivers report them; each framework is asked again at run time
     plans: list[tuple[str, Plan]]  # (name, plan) for baseline and accelerated per framework, on the best device
+    suites: dict[str, str]  # `run --suite` name -> what it holds
 
 
 def framework_statuses() -> list[FrameworkStatus]:
@@ -43,7 +44,7 @@ def inventory() -> Inventory:
     plans = [(name, plan(framework, support)) for framework in FRAMEWORKS
              for name, plan in (("baseline", baseline), ("accelerated", accelerated))]
     return Inventory(workloads=[get_workload(name) for name in workload_names()], frameworks=framework_statuses(),
-                     cpu_bf16=bf16, gpus=gpus, plans=plans)
+                     cpu_bf16=bf16, gpus=gpus, plans=plans, suites=dict(SUITES))
 
 
 def machine_info() -> tuple[Fingerprint, list[FrameworkStatus]]:

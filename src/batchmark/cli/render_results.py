@@ -8,6 +8,7 @@ from rich.text import Text
 
 from batchmark import wording
 from batchmark.results import ResultsFile, Row
+from batchmark.workloads.registry import batch_shape, throughput_text
 from batchmark.wording import Phrase, Sentence, Tone
 
 # One Rich style per tone, for every terminal renderer. Slower and failed are bold: a regression must not
@@ -56,7 +57,7 @@ def results_table(results: ResultsFile) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("notes")
     for index, row in enumerate(results.rows, start=1):
-        batch = f"{row.batch_size}×{row.image_size}²"
+        batch = batch_shape(row.workload, row.batch_size, row.image_size)
         if row.status == "failed":
             table.add_row(row.workload, row.framework, plan_cell(row), batch, styled(wording.failed(row)),
                           "", "", "", "", "", "", "", "", f"[{index}]")
@@ -67,7 +68,7 @@ def results_table(results: ResultsFile) -> Table:
             row.workload, row.framework, plan_cell(row), batch,
             f"{stats.median:.4f}",
             f"{stats.ci_low:.4f}–{stats.ci_high:.4f} (±{stats.precision:.1%})",
-            f"{row.samples_per_second:.1f}",
+            throughput_text(row.workload, row.image_size, row.samples_per_second),
             flops_cell(row.achieved_flops_per_second),
             wording.NOTHING if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%",
             wording.NOTHING if row.compile_seconds is None else f"{row.compile_seconds:.1f}",

@@ -16,7 +16,16 @@ class Profile:
     compile: bool  # whether the accelerated plan compiles; compiling costs 30-80 s per model here
     target_precision: float | None = None  # stop once the median's 95% CI is within this fraction ...
     max_seconds: float | None = None  # ... or once this much timed work is done, whichever comes first
-    budget_minutes: float | None = None  # the whole suite's wall-clock budget by default (None: unlimited)
+    budget_minutes: float | None = None  # the seed suite's wall-clock budget by default (None: unlimited) ...
+    modern_budget_minutes: float | None = None  # ... plus this when the run includes the transformers
+
+    def default_budget_minutes(self, suites: set[str]) -> float | None:
+        """The default wall-clock budget of a run that includes workloads of these suites."""
+        shares = {"seed": self.budget_minutes, "modern": self.modern_budget_minutes}
+        chosen = [shares[suite] for suite in suites if suite in shares]
+        if not chosen or any(share is None for share in chosen):
+            return None if chosen else self.budget_minutes
+        return sum(chosen)
 
 
 PROFILES = {
@@ -25,14 +34,15 @@ PROFILES = {
     # warning says when two were not enough. Then steps until the median's 95% CI is within ±3% (5 steps at
     # least: fewer make the bootstrap CI mean little), or until 30 s of timed work, whichever comes first: a
     # quiet machine is done in 5 steps, a noisy one gets up to 30 s and the row says what precision it reached.
-    # The suite as a whole keeps to 15 minutes unless told otherwise (`--budget`).
+    # The seed suite as a whole keeps to 15 minutes unless told otherwise (`--budget`); GPT-2 and ViT-B/16,
+    # whose standard steps take 10-30 s each on a 2-core CPU, add 20.
     "standard": Profile("standard", warmup_steps=2, min_seconds=0.0, min_steps=5, max_steps=50,
                         timeout_seconds=1200.0, compile=True, target_precision=0.03, max_seconds=30.0,
-                        budget_minutes=15.0),
+                        budget_minutes=15.0, modern_budget_minutes=20.0),
     # For smoke runs and tests: small images, few steps, no compilation (five cold compiles alone
     # would take 3-6 minutes on 2 cores). The plan column shows compile=off. Steps stop at ±5% or 2 s of
     # timed work; CycleGAN (256x256 at least, seconds a step on a CPU) gets 3 and says so. 3 minutes in all.
     "quick": Profile("quick", warmup_steps=1, min_seconds=0.0, min_steps=3, max_steps=10,
                      timeout_seconds=300.0, compile=False, target_precision=0.05, max_seconds=2.0,
-                     budget_minutes=3.0),
+                     budget_minutes=3.0, modern_budget_minutes=3.0),
 }

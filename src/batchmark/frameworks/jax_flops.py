@@ -1,6 +1,7 @@
 """FLOPs of one training step, read off the step's jaxpr in torch.utils.flop_counter's convention.
 
-2 FLOPs per multiply-accumulate of ``conv_general_dilated`` and ``dot_general``, forward and backward;
+2 FLOPs per multiply-accumulate of ``conv_general_dilated``, ``dot_general`` and cuDNN's fused attention,
+forward and backward (attention in full, S x S, even when causal: torch's counter does the same);
 elementwise ops, normalisation and the optimizer are not counted. Dead code is removed first: the step takes
 every loss's gradient through one shared pullback, which also computes gradients nobody uses (a generator's
 loss with respect to the discriminator's weights) that XLA then drops, and so must we.
@@ -44,7 +45,28 @@ def _dot_macs(eqn) -> int:
     return math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs_shape[dim] for dim in lhs_contracting)
 
 
-MACS = {"conv_general_dilated": _conv_macs, "dot_general": _dot_macs}
+BNTH = 1  # jax._src.cudnn.fused_attention_stablehlo.AttentionLayout.BNTH.value; BTNH is 0
+
+
+def _cudnn_attention_macs(eqn) -> int:
+    """cuDNN's fused attention, which ``jax.nn.dot_product_attention`` (and so Keras's op, with flash attention
+    on an NVIDIA GPU) runs as one primitive: QK^T and PV forward, and their four gradient matmuls backward, as
+    torch counts scaled_dot_product_attention and as the XLA path's dot_generals count. In full, even when
+    causal, as everywhere in batchmark."""
+    query, _, value = (variable.aval.shape for variable in eqn.invars[:3])
+    if eqn.params["layout"] == BNTH:
+        batch, heads, length, width = query
+        source, value_width = value[2], value[3]
+    else:  # BTNH
+        batch, length, heads, width = query
+        source, value_width = value[1], value[3]
+    forward = batch * heads * length * source * (width + value_width)
+    return forward if "_fwd" in eqn.primitive.name else 2 * forward
+
+
+MACS = {"conv_general_dilated": _conv_macs, "dot_general": _dot_macs,
+        **{f"dot_product_attention_{part}{wrapper}": _cudnn_attention_macs
+           for part in ("fwd", "bwd") for wrapper in ("", "_wrapper")}}
 
 
 def count_flops(jaxpr) -> int:

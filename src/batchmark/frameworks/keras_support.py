@@ -31,13 +31,16 @@ def build_task(workload: str, plan: Plan, seed: int, weights: Path | None):
     """The workload's KerasTask under the plan's dtype policy, seeded, with its optimizers built."""
     import keras
 
+    from batchmark.workloads.attention import attention_implementation
     from batchmark.workloads.registry import implementation
 
     keras.config.set_floatx("float32")
     keras.config.set_image_data_format("channels_last")
     keras.config.set_dtype_policy(POLICIES[plan.precision])
     keras.utils.set_random_seed(seed)  # the same initial weights for every plan of a workload
-    task = implementation("keras", workload)()  # one Keras 3 model file serves TensorFlow and JAX
+    # Attention layers read the plan's `attention` switch while they are built (workloads/keras/attention.py).
+    with attention_implementation(plan.attention):
+        task = implementation("keras", workload)()  # one Keras 3 model file serves TensorFlow and JAX
     if weights is not None:
         load_weights(task, weights)
     if plan.precision == "fp16":

@@ -1,6 +1,7 @@
 """FLOPs of one training step, read off TensorFlow's traced graph in torch.utils.flop_counter's convention.
 
-2 FLOPs per multiply-accumulate of the convolution and matmul ops the step runs, forward and backward;
+2 FLOPs per multiply-accumulate of the convolution, matmul and einsum ops the step runs, forward and backward
+(attention's QK^T and PV in full, S x S, even when causal: torch's counter does the same);
 elementwise ops, normalisation and the optimizer are not counted. Only ops the step's outputs and state
 updates depend on are counted: a conv's gradient function also builds the filter gradient of a frozen
 network (VGG16 in style transfer), which TensorFlow prunes before running and so must we. Gradient ops are
@@ -66,6 +67,29 @@ def _batch_matmul(op) -> int:
     return math.prod(_dims(op.outputs[0])) * (a[-2] if op.get_attr("adj_x") else a[-1])
 
 
+def _einsum(op) -> int:
+    """A contraction's MACs: one per output element per combination of the labels it sums over. Keras's
+    ``ops.dot_product_attention`` on TensorFlow is two Einsums, and their gradients are Einsums too."""
+    equation = op.get_attr("equation").decode()
+    inputs, output = equation.replace(" ", "").split("->")
+    operands = inputs.split(",")
+    if len(operands) == 1:
+        return 0  # a transpose or a reduction: no multiplication
+    if len(operands) != 2:
+        raise ValueError(f"cannot count FLOPs of the {len(operands)}-operand einsum '{equation}' ({op.name})")
+    sizes = {}
+    for labels, tensor in zip(operands, op.inputs):
+        dims = _dims(tensor)
+        if "..." in labels:  # broadcast dimensions: output dimensions too, so already in its size
+            if "..." not in output:
+                raise ValueError(f"cannot count FLOPs of '{equation}' ({op.name}): it sums over its ellipsis")
+            before, after = labels.split("...")
+            labels, dims = before + after, dims[:len(before)] + dims[len(dims) - len(after):]
+        sizes.update(zip(labels, dims))
+    summed = [label for label in sizes if label not in output]
+    return math.prod(_dims(op.outputs[0])) * math.prod(sizes[label] for label in summed)
+
+
 MACS = {
     "Conv2D": lambda op: _conv(op, _filter, _output),
     "Conv2DBackpropInput": lambda op: _conv(op, _filter, _out_backprop),
@@ -76,9 +100,10 @@ MACS = {
     "MatMul": _matmul,
     "BatchMatMulV2": _batch_matmul,
     "BatchMatMulV3": _batch_matmul,
+    "Einsum": _einsum,
 }
 # Ops whose FLOPs we cannot count: meeting one means the count would silently be low.
-UNCOUNTED = {"Conv3D", "Conv2DBackpropInputV2", "Einsum", "PartitionedCall", "StatefulPartitionedCall"}
+UNCOUNTED = {"Conv3D", "Conv2DBackpropInputV2", "PartitionedCall", "StatefulPartitionedCall"}
 
 
 def live_ops(graph) -> list:

@@ -20,6 +20,7 @@ from batchmark.frameworks import Prepared, process_peak_rss
 from batchmark.frameworks.torch_flops import cached_flops_per_sample
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.workloads.registry import implementation
+from batchmark.workloads.attention import attention_implementation
 from batchmark.workloads.torch.task import (TorchTask, backward, optimized_parameters, optimizer_implementation,
                                             runs_as)
 
@@ -184,7 +185,7 @@ class TorchBackend:
         set_float32_math(plan)
         factory = implementation("torch", workload)
         torch.manual_seed(seed)  # the same initial weights for every plan
-        with optimizer_implementation(plan.optimizer):
+        with optimizer_implementation(plan.optimizer), attention_implementation(plan.attention):
             task: TorchTask = factory()
         if weights is not None:
             load_weights(task, weights)

@@ -1,7 +1,8 @@
 """FLOPs of one training step with torch.utils.flop_counter, with its grouped-convolution bug fixed.
 
 Convention: 2 FLOPs per multiply-accumulate of matmul, convolution and attention ops (the counter's),
-forward and backward; elementwise ops, normalisation and the optimizer are not counted.
+forward and backward; elementwise ops, normalisation and the optimizer are not counted. Attention is counted
+in full (S x S scores) even when causal, as the counter and the usual MFU formula (PaLM's 6N + 12 L H Q T) do.
 
 In torch 2.13 the counter's `convolution_backward` formula ignores `groups` in the weight-gradient term,
 so a depthwise conv's backward is counted (1 + groups) times its forward instead of 2 times. For
@@ -41,8 +42,23 @@ def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding,
     return grad_input + grad_weight
 
 
+# torch 2.13 counts the CUDA kernels of scaled_dot_product_attention but not the CPU's flash kernel, which
+# F.scaled_dot_product_attention dispatches to on a CPU: attention would count zero. Same formulas as CUDA's.
+def _cpu_attention_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_attention_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                                 **kwargs) -> int:
+    return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
 def flop_counter_mode() -> FlopCounterMode:
-    return FlopCounterMode(display=False, custom_mapping={aten.convolution_backward: _conv_backward_flop})
+    return FlopCounterMode(display=False, custom_mapping={
+        aten.convolution_backward: _conv_backward_flop,
+        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flop,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flop,
+    })
 
 
 def count_flops(factory, image_size: int) -> tuple[float, float]:

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from batchmark import wording
 from batchmark.results import ResultsFile, Row
+from batchmark.workloads.registry import batch_shape, throughput_text
 
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
@@ -79,11 +80,14 @@ def series_colors(rows: list[LabelledRow]) -> dict[str, str]:
 
 
 def batch_text(row: Row) -> str:
-    return f"{row.batch_size}×{row.image_size}²"
+    return batch_shape(row.workload, row.batch_size, row.image_size)
 
 
-def samples_per_second_text(value: float) -> str:
-    # One decimal, as the terminal prints, hides a slow workload's rate (0.149 would read 0.1).
+def samples_per_second_text(value: float, row: Row | None = None) -> str:
+    # One decimal, as the terminal prints, hides a slow workload's rate (0.149 would read 0.1). A language
+    # model's row also says tokens/s.
+    if row is not None:
+        return throughput_text(row.workload, row.image_size, value)
     return f"{value:.1f}" if value >= 1 else f"{value:.3f}"
 
 
@@ -157,7 +161,7 @@ def seconds_figure(runs: list[ResultsFile], color_by_run: bool = False) -> go.Fi
                          array=[stats.ci_high - stats.median for stats in statistics],
                          arrayminus=[stats.median - stats.ci_low for stats in statistics]),
             customdata=[[labelled.row.statistics.ci_low, labelled.row.statistics.ci_high,
-                         samples_per_second_text(labelled.row.samples_per_second), batch_text(labelled.row),
+                         samples_per_second_text(labelled.row.samples_per_second, labelled.row), batch_text(labelled.row),
                          chart_text(", ".join(warning.code for warning in labelled.row.warnings) or "none")]
                         for labelled in measured],
             hovertemplate=("<b>%{y}</b><br>median <b>%{x:.4f} s</b>/batch<br>"

@@ -80,7 +80,7 @@ def measured_cells(row: Row) -> list[Cell]:
              f"{stats.ci_low!r} {stats.ci_high!r}",
              title=f"bootstrap 95% CI of the median of {stats.n} steps; CV {stats.cv:.1%}"
                    + (f"; stopped by {measured.stopped_by}" if measured.stopped_by else "")),
-        Cell("samples_per_second", samples_per_second_text(row.samples_per_second), exact(row.samples_per_second)),
+        Cell("samples_per_second", samples_per_second_text(row.samples_per_second, row), exact(row.samples_per_second)),
         speedup_cell(row),
         Cell("compile", wording.NOTHING if row.compile_seconds is None else f"{row.compile_seconds:.1f}",
              exact(row.compile_seconds), "" if row.compile_seconds is not None else "muted"),

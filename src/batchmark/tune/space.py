@@ -17,6 +17,7 @@ from batchmark.frameworks import get_framework
 from batchmark.frameworks.runtime import SWITCH_FRAMEWORKS, WHY_NOT, allocator_unavailable, tensorflow_onednn_default
 from batchmark.machine import cpu_info
 from batchmark.results import Calibration
+from batchmark.workloads.registry import Workload
 
 # Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.
 REDUCED_PRECISIONS = {"cpu": ("bf16",), "cuda": ("bf16", "fp16", "tf32"), "mps": ("fp16",)}
@@ -104,9 +105,12 @@ def runtime_candidates(framework: str, device: str, cpu_flags: Iterable[str] | N
 
 
 def search_space(framework: str, devices: dict[str, DeviceSupport], calibration: Calibration | None,
-                 logical_cores: int, physical_cores: int, cpu_flags: Iterable[str] | None = None) -> SearchSpace:
+                 logical_cores: int, physical_cores: int, cpu_flags: Iterable[str] | None = None,
+                 workload: Workload | None = None) -> SearchSpace:
     """Every plan worth measuring for `framework` here, device by device (CUDA, MPS, then CPU). `cpu_flags`
-    (this machine's, when None) tell which way TensorFlow sets oneDNN by itself."""
+    (this machine's, when None) tell which way TensorFlow sets oneDNN by itself. The `workload`'s spec, when
+    given, drops switches that cannot change its step (a layout without convolutions) and adds its own
+    (the attention kernel); without it, the space is a convolutional network's (accelerate() on a user's model)."""
     default_device = next(devices[name] for name in ("cuda", "mps", "cpu") if name in devices)
     plain = baseline(framework, default_device)
     pruned: list[tuple[str, str]] = []
@@ -119,6 +123,10 @@ def search_space(framework: str, devices: dict[str, DeviceSupport], calibration:
         reference = dataclasses.replace(baseline(framework, device), device=name)
         references.append(reference)
         layouts = (True,) if record.nhwc_only else (False, True)
+        if workload is not None and not workload.convolutional and not record.nhwc_only:
+            layouts = (False,)
+            pruned.append((f"channels_last on {name}", f"{workload.name} has no convolution: the layout changes "
+                                                       f"no kernel"))
         eager += [dataclasses.replace(reference, channels_last=layout) for layout in layouts]
         for precision in REDUCED_PRECISIONS[name]:
             if precision == "tf32" and not record.tf32_switch:
@@ -150,5 +158,7 @@ def search_space(framework: str, devices: dict[str, DeviceSupport], calibration:
     for name in devices:
         runtime_pruned[name] = []
         runtime[name] = runtime_candidates(framework, name, cpu_flags, runtime_pruned[name])
+        if workload is not None and workload.has_attention:
+            runtime[name].append(("attention", "math"))  # the other side of the fused kernel users call today
     return SearchSpace(baseline=plain, eager=eager, references=references, compile_modes=compile_modes,
                        pruned=pruned, runtime=runtime, runtime_pruned=runtime_pruned)

@@ -40,6 +40,10 @@ class Workload:
     size_unit: str = "pixels"
     # The largest S the model takes: a learned position table is built for a fixed number of positions.
     max_image_size: int | None = None
+    # Which plan switches can change this model's step, so that the tuner measures only those: a memory layout
+    # means nothing without convolutions, an attention kernel nothing without attention.
+    convolutional: bool = True
+    has_attention: bool = False
 
     def size_problem(self, size: int) -> str | None:
         """Why `size` cannot be this workload's S, in words, or None when it can."""
@@ -124,6 +128,22 @@ def load_families(families: tuple[str, ...]) -> None:
             raise NotImplementedError(f"no workloads package for the family '{family}'") from None
 
 
+def batch_shape(workload: str, batch_size: int, size: int) -> str:
+    """A row's batch as its workload means it ("8×1024 tokens", "32×224²"); images for a workload unknown here
+    (a plugin's on a leaderboard server)."""
+    spec = _WORKLOADS.get(workload)
+    return spec.describe_size(batch_size, size) if spec else f"{batch_size}×{size}²"
+
+
+def throughput_text(workload: str, size: int, samples_per_second: float) -> str:
+    """Samples/s as a reader of this workload counts them: with tokens/s beside it for a language model, which is
+    how that community compares (tokens/s = samples/s × context length)."""
+    rate = f"{samples_per_second:.1f}" if samples_per_second >= 1 else f"{samples_per_second:.3f}"
+    spec = _WORKLOADS.get(workload)
+    tokens = spec.tokens_per_sample(size) if spec else None
+    return rate if tokens is None else f"{rate} ({samples_per_second * tokens:,.0f} tok/s)"
+
+
 def families_implementing(workload: str) -> list[str]:
     """The families with an implementation of `workload` among those registered so far; imports nothing, so a
     family counts only once `load_families` (or a plugin) has registered it in this process."""
@@ -200,7 +220,7 @@ register_workload(Workload(
     # token 50257x768 + position 1024x768 + 12 blocks x 7,087,872 + final LayerNorm 1536
     trainable_parameters=124_439_808,
     batch_size=8, image_size=1024, min_image_size=1, image_multiple=1, quick_batch_size=2, quick_image_size=128,
-    suite="modern", size_unit="tokens", max_image_size=1024,
+    suite="modern", size_unit="tokens", max_image_size=1024, convolutional=False, has_attention=True,
 ))
 register_workload(Workload(
     name="vit_b16",
@@ -212,5 +232,6 @@ register_workload(Workload(
     trainable_parameters=86_567_656,
     # The position table has one entry per patch of a 224x224 image, so the quick profile keeps 224 too.
     batch_size=32, image_size=224, min_image_size=224, image_multiple=16, quick_batch_size=2, quick_image_size=224,
-    suite="modern", max_image_size=224,
+    # The patch embedding is one convolution: channels_last may still change it, so the tuner keeps trying it.
+    suite="modern", max_image_size=224, has_attention=True,
 ))

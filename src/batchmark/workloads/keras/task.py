@@ -25,7 +25,8 @@ class KerasTask(ABC):
 
     @abstractmethod
     def make_batch(self, batch_size: int, image_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Synthetic float32 inputs from `rng`, made once and reused every step (the backend places them)."""
+        """Synthetic inputs from `rng` (float32 images, int32 token ids), made once and reused every step (the
+        backend places them)."""
 
     @abstractmethod
     def losses(self, batch: tuple) -> dict[str, object]:

@@ -1,3 +1,5 @@
 """PyTorch implementations of the workloads. Importing this package registers them (worker processes only)."""
 
-from batchmark.workloads.torch import cyclegan, densenet121, mobilenetv3, resnet50v2, style_transfer  # noqa: F401
+from batchmark.workloads.torch import (  # noqa: F401
+    cyclegan, densenet121, gpt2, mobilenetv3, resnet50v2, style_transfer, vit,
+)

@@ -67,6 +67,11 @@ def adam(parameters, **settings) -> torch.optim.Adam:
     return torch.optim.Adam(parameters, **settings, **ADAM_IMPLEMENTATIONS[_adam_implementation.get()])
 
 
+def adamw(parameter_groups, **settings) -> torch.optim.AdamW:
+    """torch.optim.AdamW (decoupled weight decay) with the implementation the plan asks for, as `adam`."""
+    return torch.optim.AdamW(parameter_groups, **settings, **ADAM_IMPLEMENTATIONS[_adam_implementation.get()])
+
+
 def runs_as(optimizer: torch.optim.Optimizer, implementation: str) -> bool:
     """Whether every param group of the optimizer carries the implementation's flags."""
     wanted = ADAM_IMPLEMENTATIONS[implementation]
@@ -94,11 +99,12 @@ def random_images(batch_size: int, image_size: int, generator: torch.Generator) 
 class ClassifierTask(TorchTask):
     """Image classification with cross-entropy and Adam: the seed's ResNet, MobileNet and DenseNet steps."""
 
-    def __init__(self, model: nn.Module, num_classes: int, learning_rate: float = 1e-3):
+    def __init__(self, model: nn.Module, num_classes: int, learning_rate: float = 1e-3,
+                 optimizer: torch.optim.Optimizer | None = None):
         self.model = model
         self.num_classes = num_classes
         self.networks = {"model": model}
-        self.optimizer = adam(model.parameters(), lr=learning_rate)
+        self.optimizer = optimizer or adam(model.parameters(), lr=learning_rate)
 
     def make_batch(self, batch_size, image_size, generator):
         labels = torch.randint(0, self.num_classes, (batch_size,), generator=generator, device=generator.device)
