@@ -1,16 +1,20 @@
-"""A small load test of the leaderboard server on loopback: concurrent uploads, then concurrent reads.
+"""A load test of the leaderboard server on loopback: concurrent uploads, then concurrent reads, before and after.
 
-Starts `batchmark serve` (uvicorn, one process) on 127.0.0.1 with a fresh database, makes upload tokens,
-submits SUBMITS distinct runs at once (each a standard-sized run: 20 rows of 12 timed steps each, ~32 KB),
-then makes READS page and JSON reads at once, CONCURRENCY at a time. It then checks, with plain SQL, that
-every run was stored exactly once, and prints throughput, latency (median, p95) and errors per phase.
+For each code tree (the working tree, and with `--tree REF` an earlier commit beside it) and each database
+(a SQLite file, and a fresh database on the local PostgreSQL server when one answers), it starts
+`batchmark serve` from that tree on 127.0.0.1, makes upload tokens with that tree's own `batchmark token
+create` (so the schema is that tree's), submits SUBMITS distinct runs at once (each a standard suite: 20 rows
+of 12 timed steps, ~32 KB, made by that tree's own results code), then makes READS page and JSON reads,
+CONCURRENCY at a time. It checks with plain SQL that every run was stored exactly once, and prints one table:
+reads/s, read latency p95, submits/s and lost submissions, per tree and database.
 
-The server's rate limit (60 submissions per token per hour by default) is left as it is: the submissions
-are spread over TOKENS tokens (default 5, so 10 each).
+The server's rate limit (60 submissions per token per hour by default) is left as it is: the submissions are
+spread over enough tokens. A tree whose `serve` has `--workers` gets WORKERS processes; an older one runs one.
 
-Run: .venv/bin/python benchmarks/leaderboard_load.py [--postgres] [--submits 50] [--reads 500]
-  --postgres makes a fresh database on the local PostgreSQL server (BATCHMARK_TEST_POSTGRES, as the tests)
-  and drops it afterwards; without it, a SQLite file in a temporary folder.
+Run: .venv/bin/python benchmarks/leaderboard_load.py [--tree REF] [--submits 200] [--reads 3000] [--workers 2]
+Nothing else may run on the machine meanwhile: on 2 cores a second process makes the numbers garbage.
+The goal (issue 16) on a 2-core machine with this load generator beside the server: >= 300 reads/s with
+p95 <= 100 ms, >= 30 submits/s, nothing lost, on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
+import math
 import os
 import signal
 import socket
@@ -27,59 +33,80 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 import sqlalchemy
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from batchmark.plans import Plan  # noqa: E402
-from batchmark.engine.stats import summarize  # noqa: E402
-from batchmark.results import ResultsFile, Row, WorkerOutput  # noqa: E402
-from batchmark.store import open_history  # noqa: E402
-from batchmark.store.database import resolve_url  # noqa: E402
-from batchmark.store.tokens import create_token  # noqa: E402
-from batchmark.workloads.registry import get_workload, workload_names  # noqa: E402
-
 POSTGRES_ADMIN = os.environ.get("BATCHMARK_TEST_POSTGRES", "postgresql+psycopg://root@/postgres?host=/var/run/postgresql")
 TRAIN_FLOPS = {"resnet50v2_finetune": 20.65e9, "mobilenetv3": 1.29e9, "densenet121": 16.77e9, "cyclegan": 329.0e9,
                "style_transfer": 151.1e9}
+SUBMITS_PER_TOKEN = 50  # under the default limit of 60 an hour
 
 
-def make_run(index: int, rng: np.random.Generator) -> ResultsFile:
-    """One machine's standard suite: 5 workloads × torch and tensorflow × baseline and accelerated."""
-    speed = float(rng.uniform(0.05, 3.0))  # from a GPU workstation to an old laptop
+# Runs, made by the tree under test (this file is run again as `--make-runs` with that tree on PYTHONPATH) -----
+
+def make_run(index: int, rng) -> dict:
+    """One machine's standard suite: the seed workloads × torch and tensorflow × baseline and accelerated."""
+    from batchmark.engine.stats import summarize
+    from batchmark.plans import Plan
+    from batchmark.results import ResultsFile, Row, WorkerOutput
+    from batchmark.workloads.registry import get_workload
+
+    speed = float(rng.uniform(0.5, 3.0))  # a fast desktop CPU to an old laptop: plausible for a 16-core CPU
     started = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=index)
     rows = []
-    for workload in workload_names():
+    for workload in TRAIN_FLOPS:
         spec = get_workload(workload)
         for framework in ("torch", "tensorflow"):
             for label in ("baseline", "accelerated"):
                 plan = Plan(framework=framework, channels_last=framework != "torch" or label == "accelerated")
-                base = TRAIN_FLOPS.get(workload, 10e9) * spec.batch_size / 60e9 * speed
+                base = TRAIN_FLOPS[workload] * spec.batch_size / 60e9 * speed
                 steps = [float(step) for step in base * rng.lognormal(0, 0.04, size=12)]
                 statistics_ = summarize(steps)
                 measured = WorkerOutput(setup_seconds=2.0, warmup_seconds=[steps[0] * 3], step_seconds=steps,
                                         losses=[2.3] * len(steps), peak_memory_bytes=3 * 2**30,
                                         memory_kind="process peak RSS", forward_flops_per_sample=None,
-                                        train_flops_per_sample=TRAIN_FLOPS.get(workload), device_name="load-test cpu",
+                                        train_flops_per_sample=TRAIN_FLOPS[workload], device_name="load-test cpu",
                                         framework_version="2.13.0", threads=8)
                 rows.append(Row(workload=workload, framework=framework, plan_label=label, plan=plan,
                                 batch_size=spec.batch_size, image_size=spec.image_size, status="ok",
                                 measured=measured, statistics=statistics_,
                                 samples_per_second=spec.batch_size / statistics_.median))
-    return ResultsFile(batchmark_version="0.1.0", run_id=f"{started:%Y%m%dT%H%M%SZ}-load{index:04d}",
-                       command=["batchmark", "run"], profile="standard", started_at=started.isoformat(),
-                       finished_at=(started + dt.timedelta(minutes=30)).isoformat(),
-                       machine={"hostname": f"load-machine-{index % 20:02d}",
-                                "cpu": {"model": f"Load Test CPU {index % 20}", "arch": "x86_64", "flags": ["avx2"],
-                                        "physical_cores": 8, "logical_cores": 16, "usable_cores": 16},
-                                "memory_bytes": 32 * 2**30, "gpus": [], "os": {"system": "Linux", "release": "6.1"},
-                                "python": "3.11.7", "frameworks": {"torch": "2.13.0"}, "batchmark": "0.1.0"},
-                       rows=rows)
+    run = ResultsFile(batchmark_version="0.1.0", run_id=f"{started:%Y%m%dT%H%M%SZ}-load{index:04d}",
+                      command=["batchmark", "run"], profile="standard", started_at=started.isoformat(),
+                      finished_at=(started + dt.timedelta(minutes=30)).isoformat(),
+                      machine={"hostname": f"load-machine-{index % 20:02d}",
+                               "cpu": {"model": f"Load Test CPU {index % 20}", "arch": "x86_64", "flags": ["avx2", "fma"],
+                                       "physical_cores": 8, "logical_cores": 16, "usable_cores": 16},
+                               "memory_bytes": 32 * 2**30, "gpus": [], "os": {"system": "Linux", "release": "6.1"},
+                               "python": "3.11.7", "frameworks": {"torch": "2.13.0"}, "batchmark": "0.1.0"},
+                      rows=rows)
+    return json.loads(run.model_dump_json())
+
+
+def make_runs(count: int, output: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    output.write_text(json.dumps([make_run(index, rng) for index in range(count)]))
+
+
+# One server, loaded ------------------------------------------------------------------------------------------
+
+@dataclass
+class Measured:
+    tree: str
+    database: str
+    workers: int
+    reads_per_second: float
+    read_p95_ms: float
+    read_errors: int
+    submits_per_second: float
+    submit_errors: int
+    lost: int  # runs sent and not stored, plus runs stored twice
 
 
 def free_port() -> int:
@@ -88,21 +115,47 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(database: str) -> tuple[subprocess.Popen, str]:
+def tree_env(tree: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(tree / "src")}
+
+
+def batchmark(tree: Path, *arguments: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "batchmark.cli", *arguments], env=tree_env(tree),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"batchmark {' '.join(arguments[:2])} failed in {tree}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def has_workers_option(tree: Path) -> bool:
+    return "--workers" in batchmark(tree, "serve", "--help")
+
+
+def start_server(tree: Path, database: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "serve", "--db", database, "--port", str(port),
-                                "--log-level", "warning"], start_new_session=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO / "src")})
-    deadline = time.monotonic() + 60
+    command = [sys.executable, "-m", "batchmark.cli", "serve", "--db", database, "--port", str(port),
+               "--log-level", "warning"] + (["--workers", str(workers)] if workers > 1 else [])
+    process = subprocess.Popen(command, start_new_session=True, env=tree_env(tree))
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/api/v1/runs", timeout=2).status_code == 200:
+                time.sleep(2 if workers > 1 else 0)  # the other workers finish starting
                 return process, url
         except httpx.HTTPError:
             time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
-    raise SystemExit(f"batchmark serve did not answer on {url} within 60 s")
+    raise SystemExit(f"batchmark serve from {tree} did not answer on {url} within 90 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 async def timed(client: httpx.AsyncClient, limiter: asyncio.Semaphore, method: str, path: str, **options):
@@ -116,47 +169,77 @@ async def timed(client: httpx.AsyncClient, limiter: asyncio.Semaphore, method: s
         return time.perf_counter() - started, status
 
 
-def summary(name: str, results: list[tuple[float, object]], wall: float, ok: set[int]) -> str:
-    latencies = sorted(latency for latency, _ in results)
-    errors = [status for _, status in results if status not in ok]
-    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
-    return (f"{name}: {len(results)} requests in {wall:.2f} s = {len(results) / wall:.1f} requests/s; latency median "
-            f"{statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; errors: {len(errors)}"
-            + (f" {sorted(map(str, errors))[:10]}" if errors else ""))
-
-
-async def load(url: str, bodies: list[tuple[str, bytes]], tokens: list[str], reads: int, concurrency: int):
+async def load(url: str, bodies: list[bytes], tokens: list[str], reads: int, concurrency: int):
     limiter = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         started = time.perf_counter()
         submitted = await asyncio.gather(*(
             timed(client, limiter, "POST", "/api/v1/runs", content=payload,
-                  headers={"Authorization": f"Bearer {tokens[index % len(tokens)]}",
+                  headers={"Authorization": f"Bearer {tokens[index // SUBMITS_PER_TOKEN]}",
                            "Content-Type": "application/json"})
-            for index, (_, payload) in enumerate(bodies)))
+            for index, payload in enumerate(bodies)))
         submit_wall = time.perf_counter() - started
         machines = (await client.get("/api/v1/machines")).json()
+        keys = [machine["machine"] for machine in machines] * 4  # enough even when few machines were stored
+        run_ids = [json.loads(payload)["run_id"] for payload in bodies[:5]]
         paths = ["/", "/leaderboard/mobilenetv3", "/api/v1/leaderboard/densenet121", "/machines", "/api/v1/runs",
-                 f"/machines/{machines[0]['machine']}", f"/compare?a={machines[0]['machine']}&b={machines[1]['machine']}",
-                 f"/api/v1/compare?a={machines[2]['machine']}&b={machines[3]['machine']}"]
-        paths += [f"/runs/{run_id}" for run_id, _ in bodies[:3]] + [f"/api/v1/runs/{bodies[4][0]}"]
+                 f"/machines/{keys[0]}", f"/compare?a={keys[0]}&b={keys[1]}", f"/api/v1/compare?a={keys[2]}&b={keys[3]}"]
+        paths += [f"/runs/{run_id}" for run_id in run_ids[:3]] + [f"/api/v1/runs/{run_ids[4]}"]
         started = time.perf_counter()
         read = await asyncio.gather(*(timed(client, limiter, "GET", paths[index % len(paths)]) for index in range(reads)))
         read_wall = time.perf_counter() - started
-    return submitted, submit_wall, read, read_wall, len(paths)
+    return submitted, submit_wall, read, read_wall
 
 
-def stored_once(database: str, run_ids: list[str]) -> tuple[int, int, int]:
-    """(submissions stored, runs stored more than once, submitted runs missing), with plain SQL."""
-    engine = sqlalchemy.create_engine(resolve_url(database))
+def stored(database: str, run_ids: list[str]) -> int:
+    """Runs lost (sent, not stored) or stored more than once, with plain SQL."""
+    url = sqlalchemy.make_url(database) if "://" in database else sqlalchemy.URL.create("sqlite", database=database)
+    engine = sqlalchemy.create_engine(url)
     with engine.connect() as connection:
-        submissions = connection.execute(sqlalchemy.text("SELECT count(*) FROM submissions")).scalar_one()
-        stored = connection.execute(sqlalchemy.text(
-            "SELECT r.run_id, count(*) FROM runs r JOIN submissions s ON s.run_pk = r.id GROUP BY r.run_id")).all()
+        counts = dict(connection.execute(sqlalchemy.text(
+            "SELECT r.run_id, count(*) FROM runs r JOIN submissions s ON s.run_pk = r.id GROUP BY r.run_id")).all())
     engine.dispose()
-    counts = dict(stored)
-    return submissions, sum(1 for value in counts.values() if value > 1), sum(1 for run_id in run_ids if run_id not in counts)
+    return sum(1 for run_id in run_ids if counts.get(run_id) != 1)
+
+
+def p95(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def measure(tree: Path, label: str, database: str, backend: str, runs_file: Path, options) -> Measured:
+    tokens = [batchmark(tree, "token", "create", f"load-{index}", "--db", database).strip()
+              for index in range(math.ceil(options.submits / SUBMITS_PER_TOKEN))]
+    bodies = [json.dumps(run).encode() for run in json.loads(runs_file.read_text())]
+    workers = options.workers if has_workers_option(tree) else 1
+    process, url = start_server(tree, database, workers)
+    try:
+        submitted, submit_wall, read, read_wall = asyncio.run(
+            load(url, bodies, tokens, options.reads, options.concurrency))
+    finally:
+        stop_server(process)
+    read_errors = [status for _, status in read if status != 200]
+    submit_errors = [status for _, status in submitted if status != 201]
+    for name, errors in (("reads", read_errors), ("submits", submit_errors)):
+        if errors:
+            print(f"  {label} on {backend}: {len(errors)} {name} failed: {sorted(map(str, errors))[:5]}", file=sys.stderr)
+    return Measured(label, backend, workers, len(read) / read_wall, p95([latency for latency, _ in read]) * 1000,
+                    len(read_errors), len(submitted) / submit_wall, len(submit_errors),
+                    stored(database, [json.loads(body)["run_id"] for body in bodies]))
+
+
+# Databases and trees -------------------------------------------------------------------------------------------
+
+def postgres_reachable() -> bool:
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_ADMIN)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001  (any driver or connection failure: no server here)
+        return False
 
 
 def fresh_postgres() -> tuple[str, callable]:
@@ -173,47 +256,66 @@ def fresh_postgres() -> tuple[str, callable]:
     return sqlalchemy.make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False), drop
 
 
+def checkout(ref: str, folder: Path) -> Path:
+    """The commit's src/ in a folder of its own (git archive: the repository's work tree and index are left alone)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def table(measured: list[Measured]) -> str:
+    lines = [f"{'tree':<22} {'database':<10} {'workers':>7} {'reads/s':>8} {'p95 ms':>7} {'submits/s':>9} "
+             f"{'lost':>5} {'errors':>7}"]
+    for entry in measured:
+        lines.append(f"{entry.tree:<22} {entry.database:<10} {entry.workers:>7} {entry.reads_per_second:>8.1f} "
+                     f"{entry.read_p95_ms:>7.0f} {entry.submits_per_second:>9.1f} {entry.lost:>5} "
+                     f"{entry.read_errors + entry.submit_errors:>7}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", action="store_true", help="a fresh database on the local PostgreSQL server")
-    parser.add_argument("--submits", type=int, default=50)
-    parser.add_argument("--reads", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--tokens", type=int, default=5)
+    parser.add_argument("--tree", help="an earlier commit to measure beside the working tree")
+    parser.add_argument("--submits", type=int, default=200)
+    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="server processes, where the tree's serve has --workers")
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="which of sqlite,postgresql (PostgreSQL only where a server answers)")
+    parser.add_argument("--make-runs", nargs=2, metavar=("COUNT", "FILE"), help=argparse.SUPPRESS)
     options = parser.parse_args()
-    drop = None
-    folder = tempfile.TemporaryDirectory()
-    if options.postgres:
-        database, drop = fresh_postgres()
-    else:
-        database = str(Path(folder.name) / "leaderboard.sqlite")
-    history = open_history(database)
-    tokens = [create_token(history, f"load-{index}")[1] for index in range(options.tokens)]
-    history.close()
-    rng = np.random.default_rng(0)
-    runs = [make_run(index, rng) for index in range(options.submits)]
-    bodies = [(run.run_id, run.model_dump_json().encode()) for run in runs]
-    process, url = start_server(database)
-    try:
-        submitted, submit_wall, read, read_wall, distinct = asyncio.run(
-            load(url, bodies, tokens, options.reads, options.concurrency))
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    backend = "PostgreSQL" if options.postgres else "SQLite"
-    print(f"leaderboard load test on {backend}, one uvicorn process on 127.0.0.1, {os.cpu_count()} CPU cores; "
-          f"{options.submits} distinct runs of {len(runs[0].rows)} rows (~{len(bodies[0][1]) // 1024} KB each) over "
-          f"{options.tokens} tokens (default rate limit kept), at most {options.concurrency} requests at once")
-    print(summary("submits", submitted, submit_wall, ok={201}))
-    print(summary(f"reads ({distinct} distinct pages and API calls)", read, read_wall, ok={200}))
-    submissions, duplicated, missing = stored_once(database, [run_id for run_id, _ in bodies])
-    print(f"stored: {submissions} submissions for {options.submits} runs sent; stored twice: {duplicated}; "
-          f"missing: {missing}")
-    if drop:
-        drop()
-    failed = (submissions != options.submits or duplicated or missing
-              or any(status != 201 for _, status in submitted) or any(status != 200 for _, status in read))
-    raise SystemExit(1 if failed else 0)
+    if options.make_runs:  # in a subprocess, with the tree under test on PYTHONPATH
+        make_runs(int(options.make_runs[0]), Path(options.make_runs[1]))
+        return
+    backends = [name for name in options.databases.split(",") if name != "postgresql" or postgres_reachable()]
+    measured = []
+    with tempfile.TemporaryDirectory(prefix="batchmark-leaderboard-load-") as folder:
+        trees = [(f"{options.tree} (--tree)", checkout(options.tree, Path(folder) / "tree"))] if options.tree else []
+        trees.append(("working tree", REPO))
+        for label, tree in trees:
+            runs_file = Path(folder) / f"runs-{len(measured)}.json"
+            subprocess.run([sys.executable, __file__, "--make-runs", str(options.submits), str(runs_file)],
+                           env=tree_env(tree), check=True)
+            for backend in backends:
+                drop = None
+                if backend == "postgresql":
+                    database, drop = fresh_postgres()
+                else:
+                    database = str(Path(folder) / f"leaderboard-{len(measured)}.sqlite")
+                try:
+                    measured.append(measure(tree, label, database, "PostgreSQL" if drop else "SQLite", runs_file,
+                                            options))
+                finally:
+                    if drop:
+                        drop()
+    print(f"leaderboard load test on 127.0.0.1, {os.cpu_count()} CPU cores: {options.submits} distinct runs of 20 "
+          f"rows submitted at once, then {options.reads} reads of 12 pages and API calls, at most "
+          f"{options.concurrency} requests at a time")
+    print(table(measured))
+    print("goal: >= 300 reads/s with p95 <= 100 ms, >= 30 submits/s, 0 lost (lost: sent and not stored once)")
+    raise SystemExit(1 if any(entry.lost or entry.read_errors or entry.submit_errors for entry in measured) else 0)
 
 
 if __name__ == "__main__":

@@ -169,3 +169,28 @@ def test_two_runs_writing_to_one_history_at_once_both_succeed(tmp_path, fake_wor
     for index in range(2):
         saved = load_results(tmp_path / f"run{index}.json")
         assert open_history(str(database)).load(saved.run_id).model_dump() == saved.model_dump()
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda text: text.replace('"hostname": "bench-01"', '"hostname": "bench-01", "serial": ' + "9" * 5000, 1),
+     "integers in a results file are at most 9223372036854775807"),
+    (lambda text: text.replace('"hostname": "bench-01"', '"hostname": "bench-01", "extra": ' + "[" * 300 + "]" * 300, 1),
+     "nested more than 32 levels deep"),
+])
+def test_import_refuses_huge_integers_and_deep_nesting_in_one_line(tmp_path, make, expected):
+    bad = tmp_path / "bad.json"
+    bad.write_text(make(sample_runs.standard_run().model_dump_json(indent=2)))
+    result = batchmark("import", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = one_line_error(result)
+    assert str(bad) in line and expected in line
+
+
+def test_export_writes_back_whatever_import_accepted(tmp_path):
+    run = sample_runs.standard_run()
+    run.machine.cpu.model_extra["nested"] = json.loads("[" * 29 + "]" * 29)  # 32 levels deep: as deep as import takes
+    run.machine.model_extra["serial"] = 2**63 - 1
+    assert batchmark("import", write(run, tmp_path / "run.json")).returncode == 0
+    exported = batchmark("export", run.run_id, "--output", str(tmp_path / "out.json"))
+    assert exported.returncode == 0, exported.stderr
+    assert load_results(tmp_path / "out.json").machine.model_dump() == run.machine.model_dump()

@@ -95,9 +95,11 @@ def test_a_switch_jax_cannot_honour_is_an_unsupported_row(tmp_path):
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_or_kill_keeps_finished_rows(tmp_path, fake_workloads, stop):
     output = tmp_path / "results.json"
+    (tmp_path / "tmp").mkdir()  # its own temporary directory, to see that nothing is left there
     parent = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "run", "tiny_cnn", "hang", "tiny_cnn",
                                "--framework", "torch", "--plan", "baseline", "--quick", "--output", str(output)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
                               # As in a terminal: a test runner started in the background inherits an ignored SIGINT.
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
@@ -115,16 +117,18 @@ def test_ctrl_c_or_kill_keeps_finished_rows(tmp_path, fake_workloads, stop):
     # After the signal the parent still saves the rows to the history and writes the report: seconds here,
     # but much longer while the rest of the suite loads this 2-core machine.
     parent.communicate(timeout=120)
-    assert parent.returncode == 130
+    assert parent.returncode == (130 if stop == signal.SIGINT else 143)  # 128 + the signal, as a shell says it
     results = load_results(output)
     assert results.interrupted
     assert [(row.workload, row.status) for row in results.rows] == [("tiny_cnn", "ok"), ("hang", "failed")]
     assert results.rows[1].failure.kind == "interrupted"
+    assert results.rows[1].failure.message == ("stopped by Ctrl-C" if stop == signal.SIGINT else "stopped by SIGTERM")
     kept = open_history().load(results.run_id)  # the history has the same rows, written as they finished
     assert kept.interrupted and kept.model_dump() == results.model_dump()
     assert output.with_suffix(".html").exists()  # and the report of what finished
     time.sleep(0.5)
     assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
+    assert list((tmp_path / "tmp").glob("batchmark-*")) == []
 
 
 def test_weights_file_is_loaded(tmp_path, fake_workloads):

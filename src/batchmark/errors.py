@@ -11,7 +11,8 @@ traceback. Anything else that escapes is a bug, and keeps its traceback.
     ├── TuneFailed                 not even the baseline plan ran
     ├── SubmitRefused              the leaderboard refused a run, or could not be reached
     ├── Unsupported                a plan this device or framework cannot run: its row is recorded, the rest go on
-    └── Interrupted                exit 130: Ctrl-C or SIGTERM; the rows finished so far are saved
+    └── Interrupted                exit 130: Ctrl-C; the rows finished so far are saved
+        └── Terminated             exit 143: SIGTERM (`kill`, a CI time-out), the same otherwise
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import difflib
 EXIT_FAILED = 1  # run: a row failed; compare: a significant regression; tune: a workload could not be tuned
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by `kill`
 
 
 class BatchmarkError(Exception):
@@ -71,6 +73,12 @@ class Interrupted(BatchmarkError):
     """Ctrl-C or SIGTERM: the rows finished so far are saved; the row in flight is recorded as interrupted."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM: handled as Ctrl-C is, but said so, with the exit code a shell shows for it."""
+
+    exit_code = EXIT_TERMINATED
 
 
 def unknown(kind: str, name: str, allowed: list[str]) -> UnknownNameError:

@@ -247,12 +247,27 @@ def apply_peaks(results: "ResultsFile") -> None:
                 f"is shown; run `batchmark calibrate --force` on a quiet one")))
 
 
+# A results file nests about 6 levels deep (rows.0.measured.step_seconds.0); a fingerprint's extra fields a few
+# more. Deeper JSON is not one, and would overflow the serializer (its limit is about 250) when written back.
+MAX_NESTING = 32
+# No count or size in a results file exceeds a 64-bit integer (memory in bytes is the largest).
+MAX_INTEGER = 2**63 - 1
+
+
 def parse_results(text: str, source: str) -> ResultsFile:
     """Validate a results JSON; the error is one line naming `source` and what is wrong with it."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ResultsFormatError(f"{source}: not JSON ({error})") from None
+    except ValueError as error:  # an integer beyond Python's 4,300-digit conversion limit
+        raise ResultsFormatError(f"{source}: not a results file ({str(error).split(';')[0]}; integers in a "
+                                 f"results file are at most {MAX_INTEGER})") from None
+    except RecursionError:
+        raise ResultsFormatError(f"{source}: not a results file (JSON nested too deeply; at most "
+                                 f"{MAX_NESTING} levels)") from None
+    if (problem := out_of_bounds(data)) is not None:
+        raise ResultsFormatError(f"{source}: not a results file ({problem})")
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ResultsFormatError(f"{source}: not a batchmark results file (no schema_version)")
     version = data["schema_version"]
@@ -266,6 +281,23 @@ def parse_results(text: str, source: str) -> ResultsFile:
         where = ".".join(str(part) for part in first["loc"])
         raise ResultsFormatError(f"{source}: malformed results: {where}: {first['msg']} "
                                  f"({error.error_count()} problem(s) in all)") from None
+
+
+def out_of_bounds(data) -> str | None:
+    """JSON no results file holds, which readers further on (the store, the serializer) cannot: nesting deeper
+    than MAX_NESTING, or an integer beyond 64 bits. Walked without recursion, so any depth is safe to check."""
+    pending = [(data, 1, "")]
+    while pending:
+        value, depth, path = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_NESTING:
+                where = ".".join(path.split(".")[:3]) + "..."
+                return f"{where}: nested more than {MAX_NESTING} levels deep (a results file needs about 8)"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            pending.extend((item, depth + 1, f"{path}.{key}" if path else str(key)) for key, item in items)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            return f"{path}: an integer of {len(str(abs(value)))} digits; integers are at most {MAX_INTEGER}"
+    return None
 
 
 def load_results(path: Path) -> ResultsFile:

@@ -69,7 +69,8 @@ def test_every_library_error_is_a_batchmark_error_with_an_exit_code():
     assert len(classes) >= 10
     for error in classes:
         assert issubclass(error, BatchmarkError), error
-        assert error.exit_code in (errors.EXIT_FAILED, errors.EXIT_USAGE, errors.EXIT_INTERRUPTED), error
+        assert error.exit_code in (errors.EXIT_FAILED, errors.EXIT_USAGE, errors.EXIT_INTERRUPTED,
+                                   errors.EXIT_TERMINATED), error
 
 
 def test_the_api_names_resolve_and_import_batchmark_starts_no_framework():

@@ -105,3 +105,24 @@ def test_a_workload_named_twice_is_measured_twice():
     request = SuiteRequest(workloads=["mobilenetv3", "mobilenetv3"], frameworks=["torch"],
                            plans=parse_plans(["baseline"]), device="auto", profile=PROFILES["quick"])
     assert [job.also for job in plan_jobs(request, CPU)] == [(), ()]
+
+
+def test_an_out_of_memory_row_says_to_try_a_smaller_batch():
+    from batchmark.results import Failure
+
+    row = make_row(Job("gpt2_124m", "torch", "baseline", Plan(), 8, 1024), None,
+                   Failure(kind="oom", message="worker killed by SIGKILL: most likely the kernel's OOM killer"))
+    assert row.status == "failed" and "batch of 8" in row.failure.message
+    assert "smaller --batch-size" in row.failure.message
+    unhelpful = make_row(Job("gpt2_124m", "torch", "baseline", Plan(), 1, 1024), None,
+                         Failure(kind="oom", message="out of memory"))
+    assert "--batch-size" not in unhelpful.failure.message  # a batch of 1 cannot shrink
+
+
+def test_the_default_budget_grows_with_the_transformers_and_not_otherwise():
+    standard, quick = PROFILES["standard"], PROFILES["quick"]
+    assert standard.default_budget_minutes({"seed"}) == standard.budget_minutes
+    assert standard.default_budget_minutes({"seed", "modern"}) == (standard.budget_minutes
+                                                                  + standard.modern_budget_minutes)
+    assert quick.default_budget_minutes({"modern"}) == quick.modern_budget_minutes
+    assert standard.default_budget_minutes(set()) == standard.budget_minutes  # a plugin's workloads alone

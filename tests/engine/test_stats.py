@@ -1,7 +1,10 @@
+import numpy as np
 import pytest
 
 from batchmark.engine.stats import (
     StabilityWarning,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
     bootstrap_median_ci,
     modified_z_scores,
     stability_warnings,
@@ -71,3 +74,18 @@ def test_every_warning_says_what_to_do():
     messages = [message for _, message in stability_warnings(samples)]
     assert len(messages) == 4
     assert all(any(verb in message for verb in ("raise", "close", "rerun", "drop")) for message in messages)
+
+
+@pytest.mark.parametrize("samples", [
+    [1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97],  # odd: the middle value
+    [1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.04],  # even: the mean of the middle two
+    [0.5, 0.5, 0.7, 0.5, 0.6, 0.7],  # ties
+    [2.0, 1.0],
+])
+def test_bootstrap_ci_is_that_of_the_plain_definition(samples):
+    """The rank-sorting shortcut gives exactly the CI that np.median of each resample gives, from the same seed."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    resamples = rng.choice(np.asarray(samples), size=(BOOTSTRAP_RESAMPLES, len(samples)), replace=True)
+    tail = (1 - 0.95) / 2 * 100  # as the engine writes it: 2.500000000000002, not 2.5
+    low, high = np.percentile(np.median(resamples, axis=1), [tail, 100 - tail])
+    assert bootstrap_median_ci(samples) == (float(low), float(high))

@@ -20,11 +20,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(database: str, env: dict | None = None, ready_seconds: float = 60):
+def live_server(database: str, env: dict | None = None, ready_seconds: float = 60, arguments: tuple[str, ...] = ()):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen([sys.executable, "-m", "batchmark.cli", "serve", "--db", database, "--host", "127.0.0.1",
-                                "--port", str(port), "--log-level", "warning"],
+                                "--port", str(port), "--log-level", "warning", *arguments],
                                env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     try:

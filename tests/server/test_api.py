@@ -203,3 +203,84 @@ def test_a_locally_imported_run_is_not_listed(client, server_database):
     assert client.get("/api/v1/runs").json() == []
     assert client.get("/api/v1/machines").json() == []
     assert client.get("/api/v1/leaderboard/mobilenetv3").json()["entries"] == []
+
+
+def asgi_post(app, headers: dict, receive, path: str = "/api/v1/runs") -> tuple[int, dict, bytes]:
+    """One POST straight into the ASGI app, its body coming from `receive`, as a slow or hostile client sends it."""
+    import anyio
+
+    answer = {"status": None, "headers": {}, "body": b""}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {name.decode(): value.decode() for name, value in message["headers"]}
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+
+    async def call():
+        with anyio.fail_after(10):  # the old middleware waited for the body forever
+            await app(scope, receive, send)
+
+    anyio.run(call)
+    return answer["status"], answer["headers"], answer["body"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+def test_a_body_without_a_valid_token_is_refused_unread(server_database, headers):
+    """Before the fix the middleware read up to 8 MiB of anyone's body before the token was looked at."""
+    from batchmark.server.main import create_app
+    from batchmark.server.settings import ServerSettings
+
+    reads = []
+
+    async def receive():
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 2**20, "more_body": True}
+
+    app = create_app(ServerSettings(database=server_database))
+    status, answer_headers, answer = asgi_post(app, {**headers, "Content-Length": str(4 * 2**20)}, receive)
+    assert status == 401 and answer_headers["www-authenticate"] == "Bearer" and reads == []
+    assert "upload token" in json.loads(answer)["detail"]
+
+
+def test_a_body_that_stops_arriving_is_408_at_the_deadline(server_database, token):
+    """Content-Length 1000, 5 bytes, then nothing: answered at the deadline, not held open."""
+    import time
+
+    import anyio
+
+    from batchmark.server.main import create_app
+    from batchmark.server.settings import ServerSettings
+
+    sent = []
+
+    async def receive():
+        if not sent:
+            sent.append(1)
+            return {"type": "http.request", "body": b'{"sc', "more_body": True}
+        await anyio.sleep_forever()
+
+    app = create_app(ServerSettings(database=server_database, body_seconds=0.5))
+    started = time.monotonic()
+    status, _, answer = asgi_post(app, {"Content-Length": "1000", **bearer(token)}, receive)
+    assert status == 408 and time.monotonic() - started < 3
+    assert json.loads(answer)["detail"] == "the request body did not arrive within 0.5 s"
+    assert count(server_database, "runs") == 0
+
+
+def test_the_rate_limit_holds_across_server_processes(server_database, token):
+    """Two apps on one database, as two `serve --workers` processes are: their attempts are counted together."""
+    with make_client(server_database, submissions_per_window=2, rate_window_seconds=600) as first, \
+            make_client(server_database, submissions_per_window=2, rate_window_seconds=600) as second:
+        assert submit(first, sample_runs.standard_run(), token).status_code == 201
+        assert submit(second, sample_runs.standard_run(), token).status_code == 201
+        limited = submit(first, sample_runs.standard_run(), token)
+        assert limited.status_code == 429 and 590 <= int(limited.headers["retry-after"]) <= 600
+        assert submit(second, sample_runs.standard_run(), token).status_code == 429
+    assert count(server_database, "runs") == 2

@@ -50,13 +50,15 @@ def best_medians(database: str, workload: str) -> dict[str, float]:
     return found
 
 
-def open_page(browser, url: str):  # noqa: F811
+def open_page(browser, url: str, selector: str = ".main-svg"):  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector(".main-svg", state="attached", timeout=30_000)
+    answer = page.goto(url)
+    # under the server's Content-Security-Policy: a violation is a console error, which each test refuses
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    page.wait_for_selector(selector, state="attached", timeout=30_000)
     return page, errors
 
 
@@ -114,4 +116,11 @@ def test_run_and_machine_pages_render(browser, served, tmp_path):  # noqa: F811
     page, errors = open_page(browser, f"{url}/runs/{runs[-1]['run_id']}")
     assert page.locator("#chart-seconds .bars .point").count() == 5 and errors == []
     screenshot(page, "run.png", tmp_path)
+    page.close()
+
+
+def test_api_docs_render_from_the_package_under_the_policy(browser, served):  # noqa: F811
+    url, _ = served
+    page, errors = open_page(browser, f"{url}/docs", selector=".swagger-ui .opblock")
+    assert page.locator(".swagger-ui .opblock").count() > 5 and errors == []
     page.close()

@@ -88,3 +88,38 @@ def test_submit_errors_are_one_line(tmp_path, local_history):
     not_a_database.write_text("hello")
     serving = batchmark("serve", "--db", str(not_a_database), "--port", str(free_port()))
     assert serving.returncode == 2 and "not a SQLite database" in one_line_error(serving)
+
+
+def test_serve_with_workers_shares_one_rate_limit_and_times_out_slow_bodies(database_url):
+    """`serve --workers 2`: two processes answer, a token's limit counts the submissions made to either, and a
+    client that stops sending its body gets 408 at the deadline, on the real server."""
+    import socket
+    import time
+
+    import psutil
+
+    from batchmark.store.tokens import create_token
+    from tests.server.helpers import body
+
+    history = open_history(database_url)
+    _, token = create_token(history, "alice")
+    history.close()
+    env = {"BATCHMARK_SERVER_SUBMISSIONS_PER_WINDOW": "3", "BATCHMARK_SERVER_BODY_SECONDS": "1"}
+    with live_server(database_url, env=env, arguments=("--workers", "2")) as url:
+        port = int(url.rsplit(":", 1)[1])
+        server = next(process for process in psutil.process_iter(["cmdline"])
+                      if str(port) in (process.info["cmdline"] or []) and "serve" in process.info["cmdline"])
+        workers = [child for child in server.children(recursive=True) if "spawn" in " ".join(child.cmdline())]
+        assert len(workers) == 2
+        answers = [httpx.post(f"{url}/api/v1/runs", content=body(sample_runs.standard_run()),
+                              headers={"Authorization": f"Bearer {token}", "Connection": "close"}).status_code
+                   for _ in range(5)]  # a new connection each: the kernel hands them to either worker
+        assert answers == [201, 201, 201, 429, 429]
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            started = time.monotonic()
+            client.sendall(f"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"sch".encode())
+            reply = client.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 408") and time.monotonic() - started < 5
+    assert count(database_url, "runs") == 3

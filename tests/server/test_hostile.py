@@ -117,3 +117,24 @@ def test_very_long_strings_within_the_limits_are_shown_whole(client, token):
     assert client.post("/api/v1/runs", content=body(run), headers=bearer(token)).status_code == 201
     assert "x" * 100_000 in client.get(f"/runs/{run.run_id}").text
     assert "h" * 255 in client.get("/machines").text
+
+
+def huge_integer_body() -> str:
+    return body(sample_runs.standard_run()).decode().replace('"hostname":"bench-01"',
+                                                              '"hostname":"bench-01","serial":' + "9" * 5000, 1)
+
+
+def deeply_nested_body(levels: int = 300) -> str:
+    data = json.loads(body(sample_runs.standard_run()))
+    data["machine"]["extra"] = json.loads("[" * levels + "]" * levels)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("content, message", [
+    (huge_integer_body, "integers in a results file are at most 9223372036854775807"),
+    (deeply_nested_body, "machine.extra.0...: nested more than 32 levels deep"),
+])
+def test_huge_integers_and_deep_nesting_are_one_line_refusals(client, token, server_database, content, message):
+    answer = client.post("/api/v1/runs", content=content(), headers=bearer(token))
+    assert answer.status_code == 422 and message in answer.json()["detail"], answer.text
+    assert count(server_database, "runs") == 0

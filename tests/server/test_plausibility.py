@@ -36,12 +36,95 @@ def test_within_the_margin_of_the_peak_is_verified():
     assert plausibility.doubts(run) == []
 
 
-def test_without_calibration_more_than_the_fastest_device_is_unverified():
-    believable = sample_runs.run([mobilenet([0.001] * 5)])  # 41 TFLOP/s: a GPU can
-    assert plausibility.doubts(believable) == []
-    impossible = sample_runs.run([mobilenet([1e-6] * 5)])  # 41 PFLOP/s: nothing can
-    [reason] = plausibility.doubts(impossible)
-    assert "more than the fastest known device (2.5 PFLOP/s)" in reason and "no calibrated cpu fp32 peak" in reason
+def test_without_calibration_the_servers_own_flops_are_held_against_the_hardware():
+    believable = sample_runs.run([mobilenet([2.5] * 5)])  # 16 GFLOP/s on two cores
+    assert plausibility.refusals(believable) == [] and plausibility.doubts(believable) == []
+    impossible = sample_runs.run([mobilenet([0.001] * 5)])  # 40 TFLOP/s: a GPU can, two CPU cores cannot
+    [problem] = plausibility.refusals(impossible)
+    assert problem == ("rows.0: 32,000 samples/s of mobilenetv3 at 224 (1.265 GFLOP each at least) is 40.5 TFLOP/s, "
+                       "more than 2 CPU cores at 6.2 GHz doing 32 fp32 FLOPs a cycle each can do (397 GFLOP/s, x 4 "
+                       "for algorithms that skip multiplications)")
+
+
+def forged(workload="resnet50v2_finetune", seconds=1e-7, train_flops=None, machine=None, **options):
+    """The issue's forgery: a step time no hardware reaches, and no FLOP count to check it by."""
+    row = sample_runs.ok_row(workload, "torch", "baseline", [seconds] * 5, **options)
+    row.measured.train_flops_per_sample = row.measured.forward_flops_per_sample = train_flops
+    return sample_runs.run([row], machine=machine)
+
+
+def test_the_forged_run_of_the_issue_is_refused_and_never_ranked(client, token, server_database):
+    from tests.server.helpers import count
+
+    answer = client.post("/api/v1/runs", content=body(forged()), headers=bearer(token))
+    assert answer.status_code == 422, answer.text
+    assert "samples/s of resnet50v2_finetune at 224 (20.65 GFLOP each at least)" in answer.json()["detail"]
+    assert count(server_database, "runs") == 0
+    assert client.get("/api/v1/leaderboard/resnet50v2_finetune").json()["entries"] == []
+    assert client.post("/api/v1/runs", content=body(forged(train_flops=0.0)), headers=bearer(token)).status_code == 422
+
+
+def machine_with(cpu_flags=("avx2", "fma"), cores=2, gpu=None):
+    machine = sample_runs.fingerprint()
+    machine.cpu.flags, machine.cpu.logical_cores, machine.cpu.physical_cores = list(cpu_flags), cores, cores
+    machine.cpu.usable_cores = cores
+    if gpu:
+        machine.gpus = [sample_runs.L4.model_copy(update={"name": gpu})]
+    return machine
+
+
+@pytest.mark.parametrize("machine, plan, seconds, refused", [
+    # ResNet-50 at 32 x 224 images: 66 TFLOP/s in 0.01 s a step, 330 TFLOP/s in 0.002 s.
+    (machine_with(cores=2), {}, 0.01, True),
+    (machine_with(cpu_flags=("avx512f", "amx_tile", "amx_bf16"), cores=256), {"precision": "bf16"}, 0.01, False),
+    (machine_with(cpu_flags=("avx512f",), cores=32), {}, 0.01, True),  # 32 x 64 x 6.2 GHz x 4 = 51 TFLOP/s
+    (machine_with(gpu="NVIDIA H100 80GB HBM3"), {"device": "cuda", "precision": "bf16"}, 0.002, False),
+    (machine_with(gpu="NVIDIA L4"), {"device": "cuda", "precision": "fp32"}, 0.01, False),  # 60 TF TF32 x 4
+    (machine_with(gpu="NVIDIA L4"), {"device": "cuda", "precision": "fp32"}, 0.002, True),
+    (machine_with(gpu="Some Future GPU 9000"), {"device": "cuda", "precision": "fp32"}, 0.002, False),  # global
+    (machine_with(gpu="NVIDIA H100 80GB HBM3"), {"device": "cpu"}, 0.01, True),  # the CPU's bound for a CPU row
+])
+def test_each_row_is_held_against_its_claimed_hardware(machine, plan, seconds, refused):
+    row = sample_runs.ok_row("resnet50v2_finetune", "torch", "baseline", [seconds] * 5,
+                             plan=sample_runs.make_plan("torch", **plan))
+    row.measured.train_flops_per_sample = None
+    results = sample_runs.run([row], machine=machine)
+    assert bool(plausibility.refusals(results)) == refused, plausibility.refusals(results)
+
+
+def test_a_transformer_is_held_against_the_analytic_estimate():
+    # GPT-2 small, 8 x 1024 tokens in 0.01 s: 654 TFLOP/s, an H100's work in bf16, not an L4's.
+    h100, l4 = machine_with(gpu="NVIDIA H100 80GB HBM3"), machine_with(gpu="NVIDIA L4")
+    plan = sample_runs.make_plan("torch", device="cuda", precision="bf16")
+    for machine, refused in ((h100, False), (l4, True)):
+        row = sample_runs.ok_row("gpt2_124m", "torch", "baseline", [0.01] * 5, plan=plan, batch_size=8,
+                                 image_size=1024, train_flops=817e9)
+        assert bool(plausibility.refusals(sample_runs.run([row], machine=machine))) == refused
+
+
+def test_a_size_the_workload_cannot_take_is_refused():
+    row = sample_runs.ok_row("vit_b16", "torch", "baseline", [1.0] * 5, image_size=64, train_flops=105e9)
+    [problem] = plausibility.refusals(sample_runs.run([row]))
+    assert problem == "rows.0.image_size: vit_b16 cannot take 64: it needs exactly 224 pixels"
+
+
+def test_a_flop_count_far_from_the_servers_is_unverified():
+    row = sample_runs.ok_row("mobilenetv3", "torch", "baseline", [2.5] * 5, train_flops=20.65e9)  # ResNet's count
+    [reason] = plausibility.doubts(sample_runs.run([row]))
+    assert reason == ("mobilenetv3 · torch · baseline: the run counts 20.65 GFLOP per sample, where this server "
+                      "works out at least 1.265 for mobilenetv3 at 224 (expected 0.5x to 4x of that)")
+
+
+def test_a_plugins_workload_is_held_against_the_fastest_device_with_its_own_count():
+    from tests.plugins import fake_workloads  # noqa: F401  (registers tiny_cnn, as BATCHMARK_PLUGINS would)
+
+    def tiny(seconds, flops):
+        return forged("tiny_cnn", seconds, train_flops=flops, batch_size=4, image_size=16)
+
+    assert plausibility.refusals(tiny(0.001, 1e6)) == []  # 4 GFLOP/s
+    [problem] = plausibility.refusals(tiny(1e-10, 1e6))  # 40 PFLOP/s
+    assert "more than the fastest known device can do (2.5 PFLOP/s" in problem
+    assert plausibility.refusals(tiny(1e-10, None)) == []  # nothing to hold it against
 
 
 def test_a_calibrated_peak_beyond_any_device_is_unverified():
@@ -61,7 +144,9 @@ def test_a_calibrated_peak_beyond_any_device_is_unverified():
     (lambda row: setattr(row, "batch_size", 0), "batch_size: 0 is not between 1 and 4096"),
     (lambda row: setattr(row, "batch_size", 100_000), "batch_size: 100000 is not between 1 and 4096"),
     (lambda row: setattr(row, "measured", None), "an ok row needs its measured steps"),
-    (lambda row: setattr(row.measured, "step_seconds", [1.0] * 1001), "1001 steps, at most 1000 a row"),
+    (lambda row: setattr(row.measured, "step_seconds", [1.0] * 1001), "1001 values, at most 1000 a row"),
+    (lambda row: setattr(row.measured, "warmup_seconds", [1.0] * 1001), "warmup_seconds: 1001 values, at most 1000"),
+    (lambda row: setattr(row.measured, "losses", [1.0] * 1001), "losses: 1001 values, at most 1000 a row"),
 ])
 def test_inconsistent_rows_are_refused(change, message):
     run = sample_runs.standard_run()
@@ -71,7 +156,8 @@ def test_inconsistent_rows_are_refused(change, message):
 
 
 def test_an_unverified_run_is_stored_with_its_reasons_and_kept_off_the_leaderboard(client, token):
-    run = sample_runs.run([mobilenet([0.01, 0.0101, 0.0099, 0.01, 0.0102])], calibration=sample_runs.calibration())
+    # 0.4 TFLOP/s: possible on two cores (refusals() passes it), but twice the run's own calibrated peak.
+    run = sample_runs.run([mobilenet([0.1, 0.101, 0.099, 0.1, 0.102])], calibration=sample_runs.calibration())
     answer = client.post("/api/v1/runs", content=body(run), headers=bearer(token))
     assert answer.status_code == 201 and answer.json()["verified"] is False
     assert answer.json()["reasons"] == plausibility.doubts(run)

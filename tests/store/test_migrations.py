@@ -3,7 +3,12 @@ database from any older version opens, and one from a newer version is refused."
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import math
 import multiprocessing
+import struct
 
 import pytest
 import sqlalchemy
@@ -78,3 +83,85 @@ def test_two_processes_creating_the_same_new_database_both_succeed(database_url)
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
         assert pool.map(_open_and_count, [database_url, database_url]) == [0, 0]
+
+
+def test_0006_packs_samples_and_gives_each_token_its_own_machine_and_back(database_url):
+    """Samples stored one row a value (NULL for NaN) become one row a series; a machine two tokens submitted under
+    becomes two. Downgrading restores both exactly."""
+    engine = engine_for(database_url)
+    upgrade(engine, "0005")
+    tables = sqlalchemy.MetaData()
+    tables.reflect(engine)
+    t = tables.tables
+    hardware = {"hostname": "box", "cpu": {"model": "cpu"}}
+    identity = hashlib.sha256(json.dumps(hardware, sort_keys=True).encode()).hexdigest()  # as store.convert makes it
+    with engine.begin() as connection:
+        connection.execute(t["upload_tokens"].insert(), [
+            {"id": token, "name": name, "token_sha256": str(token) * 64, "created_at": dt.datetime(2026, 1, 1),
+             "revoked": False} for token, name in ((1, "alice"), (2, "mallory"))])
+        machine = connection.execute(t["machines"].insert().values(
+            identity=identity, hostname="box", cpu_model="cpu", gpus="", hardware=hardware)).inserted_primary_key[0]
+        for run in (1, 2, 3):
+            connection.execute(t["runs"].insert().values(
+                id=run, run_id=f"run-{run}", machine_id=machine, schema_version=1, batchmark_version="0.1.0",
+                profile="standard", command=[], started_at=dt.datetime(2026, 1, run), interrupted=False,
+                environment={}))
+            connection.execute(t["results"].insert().values(
+                id=run, run_pk=run, position=0, workload="mobilenetv3", framework="torch", plan_label="baseline",
+                plan={}, device="cpu", precision="fp32", batch_size=32, image_size=224, status="ok", warnings=[],
+                flop_convention="", measured=True))
+            connection.execute(t["submissions"].insert().values(
+                run_pk=run, token_id={1: 1, 2: 2, 3: 1}[run], submitted_at=dt.datetime(2026, 1, run),
+                content_sha256="0" * 64, verified=True, reasons=[]))
+        by_value = [{"result_id": result, "series": "losses", "position": position, "value": value}
+                    for result in (1, 2, 3) for position, value in enumerate([2.5, None, 1e-300])]
+        by_value += [{"result_id": 1, "series": "step_seconds", "position": position, "value": 0.25 * position}
+                     for position in range(3000)]
+        connection.execute(t["samples"].insert(), by_value)
+
+    upgrade(engine, "0006")
+    with engine.connect() as connection:
+        packed = {(row.result_id, row.series): row.packed for row in connection.execute(
+            sqlalchemy.text("SELECT result_id, series, packed FROM samples"))}
+        machines = connection.execute(sqlalchemy.text(
+            "SELECT id, identity, owner_token_id FROM machines ORDER BY id")).all()
+        run_machines = dict(connection.execute(sqlalchemy.text("SELECT run_id, machine_id FROM runs")).all())
+    assert len(packed) == 4
+    losses = struct.unpack("<3d", packed[2, "losses"])
+    assert losses[0] == 2.5 and math.isnan(losses[1]) and losses[2] == 1e-300
+    assert struct.unpack("<3000d", packed[1, "step_seconds"]) == tuple(0.25 * position for position in range(3000))
+    assert [(row.id == machine, row.owner_token_id) for row in machines] == [(True, 1), (False, 2)]
+    assert machines[1].identity != identity
+    assert run_machines == {"run-1": machine, "run-2": machines[1].id, "run-3": machine}
+
+    downgrade(engine, "0005")
+    with engine.connect() as connection:
+        values = connection.execute(sqlalchemy.text(
+            "SELECT result_id, series, position, value FROM samples ORDER BY result_id, series, position")).all()
+        machine_ids = connection.execute(sqlalchemy.text("SELECT id FROM machines")).scalars().all()
+        run_machines = set(connection.execute(sqlalchemy.text("SELECT machine_id FROM runs")).scalars())
+    assert sorted(map(tuple, values)) == sorted((row["result_id"], row["series"], row["position"], row["value"])
+                                                for row in by_value)
+    assert machine_ids == [machine] and run_machines == {machine}
+
+
+def test_the_data_version_starts_at_zero_and_each_submission_raises_it(database_url):
+    """0006's one row: present after an upgrade from 0005 (it is the migration that inserts it), raised by a
+    stored submission in the submission's transaction, and not by a run imported without one."""
+    import hashlib
+
+    from batchmark.server import data_version, queries
+    from batchmark.store.tokens import create_token
+
+    engine = engine_for(database_url)
+    upgrade(engine, "0005")
+    engine.dispose()
+    history = open_history(database_url)
+    assert data_version.current(history.engine) == 0
+    history.import_run(sample_runs.standard_run())
+    assert data_version.current(history.engine) == 0
+    token, _ = create_token(history, "alice")
+    run = sample_runs.standard_run()
+    queries.submit(history, run, hashlib.sha256(run.model_dump_json().encode()).hexdigest(), token.id, [])
+    assert data_version.current(history.engine) == 1
+    history.close()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from pydantic_core import PydanticSerializationError
+
 from batchmark.compare import DEFAULT_THRESHOLD, Comparison, compare_results
 from batchmark.errors import ResultsFormatError, StoreError, UsageError
 from batchmark.results import ResultsFile, load_results
@@ -56,6 +58,9 @@ def export_run(reference: str, output: Path, database: str | None = None) -> Res
         results.write(output)
     except OSError as error:
         raise UsageError(f"--output {output}: cannot write: {error.strerror}") from None
+    except PydanticSerializationError as error:  # only a run imported before import refused such data
+        raise StoreError(f"run {results.run_id} cannot be written as JSON ({str(error).splitlines()[0]}): it holds "
+                         f"data a results file cannot, imported by an older batchmark") from None
     return results
 
 

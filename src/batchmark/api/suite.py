@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -19,17 +19,17 @@ from batchmark.engine import calibration
 from batchmark.engine.plan import parse_plans
 from batchmark.engine.profiles import PROFILES
 from batchmark.engine.budget import SuiteBudget
-from batchmark.engine.runner import (Job, SuiteRequest, new_results, plan_jobs, probe_devices, run_suite as run_jobs,
-                                     validate, workload_sizes)
+from batchmark.engine.lifetime import interruption
+from batchmark.engine.runner import (Job, ResultsFileRecorder, SuiteRequest, new_results, plan_jobs, probe_devices,
+                                     run_suite as run_jobs, validate, workload_sizes)
 from batchmark.errors import CalibrationError, Interrupted, UsageError
 from batchmark.machine import Fingerprint, fingerprint, nvidia_gpus
-from batchmark.plans import Plan
 from batchmark.results import Calibration, ResultsFile, Row
 from batchmark.store import HistoryRecorder, open_history
 from batchmark.tune import cache, in_run
 from batchmark.tune.search import SearchSettings, TuneResult
 from batchmark.tune.workload import workload_key
-from batchmark.workloads.registry import workload_names
+from batchmark.workloads.registry import get_workload, workload_names
 
 DEFAULT_FRAMEWORKS = ("torch", "tensorflow")  # the seed article's; JAX is opt-in
 DEFAULT_PLANS = ("baseline,accelerated",)
@@ -42,6 +42,10 @@ class SuiteOutcome:
     report_path: Path | None  # the HTML report beside it; None when not asked for or not writable
     history_location: str | None  # where the rows were kept; None when the history broke mid-run
     interrupted: bool  # Ctrl-C or SIGTERM: the rows so far are saved, the rest did not run
+    interruption: Interrupted | None = None  # which of the two, with its exit code
+    # One sentence per store that does not hold every row (a full disk, a broken database), saying where they are.
+    unsaved: list[str] = field(default_factory=list)
+    results_saved: bool = True  # False: `path` is missing or behind (see `unsaved`)
 
     @property
     def failed_rows(self) -> int:
@@ -68,21 +72,27 @@ def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] 
               warmup: int | None = None, timeout: float | None = None, weights: Path | None = None, seed: int = 0,
               tune_first: bool = False, output: Path | None = None, report: bool = True,
               database: str | None = None, command: list[str] | None = None,
-              events: Events | None = None, budget: str | float | None = "profile") -> SuiteOutcome:
+              events: Events | None = None, budget: str | float | None = "profile",
+              suite: str = "seed") -> SuiteOutcome:
     """Measure each (workload, framework, plan) row; `plans` are `--plan` values ("baseline,accelerated",
     "accelerated,compile=off"). Raises UsageError for bad input before any row runs; a row that fails is
     recorded with its reason and the rest go on. Ctrl-C ends it early with `interrupted` set.
 
-    `budget` is the suite's wall-clock budget in minutes ("15", "90s", "none"); "profile" takes the profile's
-    (15 minutes standard, 3 quick). An accelerated plan with no tuned plan cached is chosen by short trials in
+    `workloads` default to those of `suite` ("seed", "modern" or "all"). `budget` is the run's wall-clock budget
+    in minutes ("15", "90s", "none"); "profile" takes the profile's for the suites the workloads belong to (15
+    minutes standard and 3 quick for the seed five, 20 and 3 more with the transformers). An accelerated plan with no tuned plan cached is chosen by short trials in
     the run, within that budget."""
     events = events or Events()
     profile = PROFILES["quick" if quick else "standard"]
-    suite_budget = SuiteBudget(parse_suite_budget(profile.budget_minutes if budget == "profile" else budget))
-    suite_budget.start()
     plugins = load_plugins()
+    chosen = list(workloads or workload_names(suite))
+    if budget == "profile":
+        budget = profile.default_budget_minutes({get_workload(name).suite for name in chosen
+                                                 if name in workload_names()})
+    suite_budget = SuiteBudget(parse_suite_budget(budget))
+    suite_budget.start()
     request = SuiteRequest(
-        workloads=list(workloads or workload_names()), frameworks=list(frameworks), plans=parse_plans(list(plans)),
+        workloads=chosen, frameworks=list(frameworks), plans=parse_plans(list(plans)),
         device=device, profile=profile, batch_size=batch_size,
         image_size=image_size, steps=steps, warmup=warmup, timeout=timeout, weights=weights, seed=seed,
         plugins=plugins,
@@ -99,25 +109,52 @@ def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] 
         if tune_first:
             tune_missing(request, devices, peaks, machine, events)
         jobs = plan_jobs(request, devices, tuned=tuned_lookup(machine))
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted before any workload ran; nothing to save") from None
+    except KeyboardInterrupt as stop:
+        raise interruption(stop, " before any workload ran; nothing to save") from None
 
     results = new_results(command if command is not None else sys.argv, request.profile, machine)
     results.calibration = peaks
     path = output or default_output(results.run_id)
+    # Each store fails on its own and the run goes on saving where it can; the end says where the rows are.
+    results_file = ResultsFileRecorder(path, on_error=lambda error: events.warn(
+        f"cannot write the results JSON {path} ({error.strerror or error}); the run goes on, keeping its rows in "
+        f"the history"))
     recorder = HistoryRecorder(history, on_error=lambda error: events.warn(
-        f"the history stops here ({error}); every row is still in {path}"))
+        f"the history stops here ({error}); the run goes on, keeping its rows in {path}"))
     events.suite_started(jobs)
     screening = InRunTuning(request, devices, peaks, machine, results, events)
-    interrupted = False
+    stopped = None
     try:
         run_jobs(request, jobs, results, path, on_start=events.row_started, on_progress=events.row_progress,
-                 on_row=screening.row_finished, recorders=[recorder], budget=suite_budget, screen=screening.screen)
-    except Interrupted:
-        interrupted = True
-    report_path = write_report_beside(results, path, events) if report and results.rows else None
+                 on_row=screening.row_finished, recorders=[recorder], budget=suite_budget, screen=screening.screen,
+                 results_file=results_file)
+    except Interrupted as error:
+        stopped = error
+    report_path = (write_report_beside(results, path, events)
+                   if report and results.rows and results_file.error is None else None)
     return SuiteOutcome(results=results, path=path, report_path=report_path,
-                        history_location=None if recorder.broken else history.location, interrupted=interrupted)
+                        history_location=None if recorder.broken else history.location,
+                        interrupted=stopped is not None, interruption=stopped,
+                        unsaved=unsaved_stores(results, results_file, recorder, history.location),
+                        results_saved=results_file.error is None)
+
+
+def unsaved_stores(results: ResultsFile, results_file: ResultsFileRecorder, recorder: HistoryRecorder,
+                   location: str) -> list[str]:
+    """A sentence for each store that does not hold every row of the run, saying where they still are."""
+    file_error = results_file.error and (results_file.error.strerror or str(results_file.error))
+    if file_error and recorder.broken:
+        return [f"neither store holds every row: the results JSON {results_file.path} could not be written "
+                f"({file_error}) and the history {location} stopped ({recorder.error}); the table above is what "
+                f"is left of them"]
+    if file_error:
+        return [f"the results JSON {results_file.path} could not be written ({file_error}); every row is in the "
+                f"history {location}, run {results.run_id} (`batchmark export {results.run_id} --output FILE` "
+                f"writes the JSON)"]
+    if recorder.broken:
+        return [f"the history {location} does not hold every row of run {results.run_id} ({recorder.error}); "
+                f"every row is in the results JSON {results_file.path}"]
+    return []
 
 
 class InRunTuning:

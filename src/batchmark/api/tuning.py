@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -30,6 +29,7 @@ from batchmark.tune import cache
 from batchmark.tune.search import SearchSettings
 from batchmark.tune.workload import tune_workload, workload_key
 from batchmark.workloads.registry import workload_names
+from batchmark.engine.lifetime import owned_folder
 
 
 @dataclass
@@ -134,7 +134,7 @@ def tune_user_model(reference: str, settings: SearchSettings, force: bool, seed:
     """A user's factory, tuned by accelerate() in a process of its own (the user's model, its imports and
     its thread settings stay out of this process); its news lines are passed on as they come."""
     events.say(f"tuning {reference} · torch (your model)")
-    with tempfile.TemporaryDirectory(prefix="batchmark-factory-") as folder:
+    with owned_folder("batchmark-factory-") as folder:
         spec, reply = Path(folder) / "spec.json", Path(folder) / "reply.json"
         spec.write_text(json.dumps({
             "reference": reference, "force": force, "seed": seed, "loss_tolerance": settings.loss_tolerance,

@@ -14,7 +14,7 @@ from typing import Annotated, Callable, Optional
 import typer
 from rich.console import Console
 
-from batchmark.errors import EXIT_INTERRUPTED, BatchmarkError, Interrupted
+from batchmark.errors import BatchmarkError, Interrupted
 
 # Piped output (a log, a CI job) is not wrapped at 80 columns: the results table is about 220 wide.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -37,9 +37,12 @@ def one_line_errors(command: Callable) -> Callable:
         except BatchmarkError as error:
             say(f"error: {error}")
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:  # Ctrl-C where nothing was running that could keep a partial result
-            say("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM where nothing was running that could keep a result
+            from batchmark.engine.lifetime import interruption
+
+            stopped = interruption(stop)
+            say(str(stopped))
+            raise typer.Exit(stopped.exit_code) from None
     return guarded
 
 

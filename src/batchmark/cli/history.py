@@ -47,12 +47,22 @@ def history_command(
         rows = Text(f"{run.rows}")
         if run.failed:
             rows.append(f" ({run.failed} failed)", style="red")
-        if run.interrupted:
-            rows.append(" interrupted", style="yellow")
+        ending = run_ending(run)
+        if ending:
+            rows.append(f" {ending}", style="yellow")
         gpus = f" · {run.gpus}" if run.gpus else ""
         table.add_row(run.run_id, local_time(run.started_at), Text(f"{run.hostname} · {run.cpu_model}{gpus}"),
                       run.profile, rows, ", ".join(run.frameworks), Text(", ".join(run.workloads)))
     console.print(table)
+
+
+def run_ending(run) -> str:
+    """How a run in the history ended, when it did not simply finish; a `StoredRun`."""
+    if run.state == "interrupted":
+        return f"interrupted ({run.stopped_by})" if run.stopped_by else "interrupted"
+    return {"running": "running",
+            "unfinished": "unfinished (the process ended without finishing: killed?)",
+            "elsewhere": f"not finished (on {run.hostname}: still running there, or killed)"}.get(run.state, "")
 
 
 @app.command()

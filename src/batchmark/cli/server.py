@@ -6,6 +6,7 @@ only when asked. The server's modules (FastAPI, uvicorn) are imported only by th
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -37,6 +38,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: info logs every request.")] = "info",
+    workers: Annotated[int, typer.Option(min=1, max=64, help=(
+        "Server processes (uvicorn workers), for more pages a second on more cores. They share the database, "
+        "the rate limits in it and the data version that keeps their page caches right."))] = 1,
 ) -> None:
     """The shared leaderboard: web pages and the JSON API (docs at /docs). Reads are public; uploads need a token."""
     try:
@@ -59,9 +63,17 @@ def serve(
     except ValidationError as error:
         first = error.errors()[0]
         raise UsageError(f"BATCHMARK_SERVER_{str(first['loc'][0]).upper()}: {first['msg']}") from None
-    application = create_app(settings)
-    say(f"serving the leaderboard of {describe(resolve_url(settings.database))} on http://{host}:{port}")
-    uvicorn.run(application, host=host, port=port, log_level=log_level)
+    application = create_app(settings)  # opens (creates, upgrades) the database once, before any worker starts
+    say(f"serving the leaderboard of {describe(resolve_url(settings.database))} on http://{host}:{port}"
+        + (f" with {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        return
+    # Each worker builds its own app from the same settings, which reach it through the environment.
+    application.state.history.close()
+    os.environ["BATCHMARK_SERVER_DATABASE"] = settings.database
+    uvicorn.run("batchmark.server.main:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level)
 
 
 @token_app.command("create")
@@ -104,12 +116,14 @@ def submit(
     token: Annotated[Optional[str], typer.Option(envvar="BATCHMARK_TOKEN", show_envvar=True,
                                                  help="Your upload token (the variable keeps it out of shell history).")] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the server.")] = 60,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Submit a run that did not finish (interrupted or killed), marked interrupted.")] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Upload one run from your history to a leaderboard server: its fingerprint, rows and raw samples."""
     from batchmark.api.upload import submit as send
 
-    sent = send(run, server, token, timeout=timeout, database=database)
+    sent = send(run, server, token, timeout=timeout, database=database, allow_partial=allow_partial)
     stored = "submitted" if sent.stored else "already on the server (nothing new stored):"
     verified = "verified" if sent.verified else "UNVERIFIED, kept off the leaderboard"
     say(f"{stored} run {sent.run_id} ({sent.rows} rows), {verified}: {sent.url}")

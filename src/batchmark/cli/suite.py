@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from batchmark.cli.app import DatabaseOption, app, console, say, split_list
-from batchmark.errors import EXIT_FAILED, EXIT_INTERRUPTED
+from batchmark.errors import EXIT_FAILED
 
 
 @app.command("list")
@@ -21,15 +20,20 @@ def list_command() -> None:
     from batchmark.api.availability import inventory
 
     found = inventory()
-    workloads = Table(title="Workloads")
-    workloads.add_column("name", no_wrap=True)
-    for column in ("batch", "image", "quick"):
-        workloads.add_column(column, no_wrap=True, justify="right")
-    workloads.add_column("model and loss")
-    for spec in found.workloads:
-        workloads.add_row(spec.name, str(spec.batch_size), f"{spec.image_size}²",
-                          f"{spec.quick_batch_size}×{spec.quick_image_size}²", f"{spec.description}; {spec.loss}")
-    console.print(workloads)
+    for suite, meaning in found.suites.items():
+        if suite == "all":
+            continue
+        workloads = Table(title=f"Workloads, --suite {suite}: {meaning}")
+        workloads.add_column("name", no_wrap=True)
+        for column in ("batch", "quick"):
+            workloads.add_column(column, no_wrap=True, justify="right")
+        workloads.add_column("model and loss")
+        for spec in found.workloads:
+            if spec.suite == suite:
+                workloads.add_row(spec.name, spec.describe_size(spec.batch_size, spec.image_size),
+                                  spec.describe_size(spec.quick_batch_size, spec.quick_image_size),
+                                  f"{spec.description}; {spec.loss}")
+        console.print(workloads)
 
     frameworks = Table(title="Frameworks")
     frameworks.add_column("name")
@@ -83,7 +87,11 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerp
 
 @app.command()
 def run(
-    workloads: Annotated[Optional[list[str]], typer.Argument(help="Workloads to run (default: all).")] = None,
+    workloads: Annotated[Optional[list[str]], typer.Argument(
+        help="Workloads to run (default: those of --suite).")] = None,
+    suite: Annotated[str, typer.Option(
+        help="Without named workloads: seed (the seed article's five convolutional networks), modern (GPT-2 small "
+             "and ViT-B/16) or all.")] = "seed",
     framework: Annotated[str, typer.Option(
         help="Comma-separated frameworks: torch, tensorflow, jax. The default is PyTorch and TensorFlow (the "
              "seed article's); JAX is opt-in.")] = "torch,tensorflow",
@@ -115,34 +123,35 @@ def run(
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated (the plan
     measured fastest here: cached by `batchmark tune` or an earlier run, else chosen by short trials in this run)."""
+    from batchmark.engine.lifetime import stop_on_sigterm
+
+    stop_on_sigterm()  # `kill` or a CI time-out: keep what finished, as on Ctrl-C, and say it was SIGTERM
     from batchmark.api.suite import run_suite
     from batchmark.cli.progress import ProgressEvents  # rich.progress: not for `--help` and `list`
     from batchmark.cli.render_results import print_results
 
     events = ProgressEvents()
-    signal.signal(signal.SIGTERM, raise_interrupt)  # `kill` or a CI time-out: keep what finished, as on Ctrl-C
     try:
         outcome = run_suite(workloads, split_list(framework), plan or ["baseline,accelerated"], device=device,
                             quick=quick, batch_size=batch_size, image_size=image_size, steps=steps, warmup=warmup,
                             timeout=timeout, weights=weights, seed=seed, tune_first=tune_first, output=output,
                             report=report, database=database, command=sys.argv, events=events,
-                            budget="profile" if budget is None else budget)
+                            budget="profile" if budget is None else budget, suite=suite)
     finally:
         events.stop()
     if as_json:
         print(outcome.results.model_dump_json(indent=2))
     else:
         print_results(outcome.results, console)
-    say(f"results: {outcome.path}")
+    if outcome.results_saved:
+        say(f"results: {outcome.path}")
     if outcome.history_location:
         say(f"history: run {outcome.results.run_id} in {outcome.history_location}")
     if outcome.report_path:
         say(f"report:  {outcome.report_path}")
-    if outcome.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if outcome.failed_rows:
+    for sentence in outcome.unsaved:
+        say(f"error: {sentence}")
+    if outcome.interruption is not None:
+        raise typer.Exit(outcome.interruption.exit_code)
+    if outcome.failed_rows or outcome.unsaved:
         raise typer.Exit(EXIT_FAILED)
-
-
-def raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

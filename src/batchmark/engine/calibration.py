@@ -13,7 +13,6 @@ import json
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -26,6 +25,7 @@ from batchmark.files import write_atomically
 from batchmark.frameworks import installed_version
 from batchmark.machine import Fingerprint, fingerprint
 from batchmark.results import Calibration, CalibrationConditions, Peak
+from batchmark.engine.lifetime import owned_folder
 
 CALIBRATION_TIMEOUT_SECONDS = 600
 # Other processes' share of the CPU time above which a calibration is refused. A quiet machine shows about 1%;
@@ -65,7 +65,7 @@ def calibrate(machine: Fingerprint | None = None) -> Calibration:
     machine = machine or fingerprint()
     if installed_version(FRAMEWORK) is None:
         raise CalibrationError("calibrating needs PyTorch: pip install -c constraints.txt -e '.[torch]'")
-    with tempfile.TemporaryDirectory(prefix="batchmark-calibrate-") as folder:
+    with owned_folder("batchmark-calibrate-") as folder:
         reply = Path(folder) / "peaks.json"
         window = Window.open()
         try:

@@ -2,7 +2,8 @@
 
 Results are written after every row, atomically, so that a crash, a kill or Ctrl-C loses at most the row
 in flight. Workers run in their own session so that Ctrl-C reaches the parent only; the parent then kills
-the worker's whole process group.
+the worker's whole process group. A worker also dies with its parent when the parent is killed outright
+(engine/lifetime.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from batchmark.errors import Interrupted, UsageError
 from batchmark.plans import PlanSource, DeviceSupport, Plan
 from batchmark.engine.plan import PlanRequest, baseline, check_plan
 from batchmark.engine.budget import Allowance, RowCost, SuiteBudget
+from batchmark.engine.lifetime import Lifeline, interruption, owned_folder
 from batchmark.engine.profiles import Profile
 from batchmark.engine.timing import StopRule
 from batchmark.engine.stats import stability_warnings, summarize
@@ -114,13 +114,11 @@ def validate(request: SuiteRequest) -> None:
 
 def probe_devices(framework: str) -> dict[str, DeviceSupport]:
     """The devices `framework` can use here, asked of the framework itself in a subprocess."""
-    with tempfile.TemporaryDirectory(prefix="batchmark-probe-") as folder:
-        reply_path = Path(folder) / "reply.json"
+    with owned_folder("batchmark-probe-") as folder, Lifeline() as lifeline:
+        reply_path = folder / "reply.json"
         try:
-            completed = subprocess.run(
-                [sys.executable, "-m", "batchmark.engine.worker", "--probe", framework, str(reply_path)],
-                capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS,
-            )
+            completed = subprocess.run(lifeline.command("--probe", framework, str(reply_path)), pass_fds=lifeline.fds,
+                                       capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             raise UsageError(f"framework '{framework}' did not start within {PROBE_TIMEOUT_SECONDS} s") from None
         if not reply_path.exists():
@@ -205,6 +203,10 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
                   plan=job.plan, batch_size=job.batch_size, image_size=job.image_size,
                   plan_source=job.plan_source, also_labels=list(job.also), notes=list(job.notes))
     if failure is not None:
+        if failure.kind == "oom" and job.batch_size > 1 and "--batch-size" not in failure.message:
+            # What to do about it: activations grow with the batch (and a language model's context).
+            failure = failure.model_copy(update={"message": f"{failure.message}; the batch of {job.batch_size} "
+                                                            f"does not fit here: try a smaller --batch-size"})
         return Row(status="failed", failure=failure, measured=output, **common)
     statistics = summarize(output.step_seconds)
     compile_seconds = None
@@ -274,7 +276,11 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
     slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
     spec = worker_spec(job, request, workdir, slug, allowance, rule)
     spec_path = workdir / f"{slug}.spec.json"
-    spec_path.write_text(spec.model_dump_json())
+    try:
+        spec_path.write_text(spec.model_dump_json())
+    except OSError as error:  # a full temporary disk: this row cannot start, the next may
+        return make_row(job, None, Failure(kind="error", message=f"cannot write the worker's spec in {workdir}: "
+                                                                 f"{error.strerror or error}"))
     log_path = workdir / f"{slug}.log"
     timeout = request.timeout or request.profile.timeout_seconds
     if allowance.timeout_seconds is not None:
@@ -285,10 +291,13 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
                                       request.timeout or request.profile.timeout_seconds))
     wall = time.monotonic() - start
     if failure is not None and logs is not None:
-        logs.mkdir(parents=True, exist_ok=True)
         kept = logs / f"{slug}.log"
-        shutil.copyfile(log_path, kept)
-        failure.log = str(kept)
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, kept)
+            failure.log = str(kept)
+        except OSError:  # a full disk: the row keeps its one-line reason, without the full log
+            kept.unlink(missing_ok=True)
     row = make_row(job, output, failure)
     row.wall_seconds = wall
     return row
@@ -296,8 +305,8 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
 
 def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
                 on_progress: Callable[[str], None], budget_cut: bool = False) -> tuple[WorkerOutput | None, Failure | None]:
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "batchmark.engine.worker", str(spec_path)],
+    with open(log_path, "w") as log, Lifeline() as lifeline:
+        worker = subprocess.Popen(lifeline.command(str(spec_path)), pass_fds=lifeline.fds,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                   env=worker_environment(spec.plan))
         deadline = time.monotonic() + timeout
@@ -312,9 +321,9 @@ def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
                 except OSError:
                     pass
                 time.sleep(0.2)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
             _kill(worker)
-            raise Interrupted() from None
+            raise interruption(stop) from None
     reply_path = Path(spec.reply_path)
     if reply_path.exists():
         reply = WorkerReply.model_validate_json(reply_path.read_text())
@@ -343,14 +352,48 @@ def new_results(command: list[str], profile: Profile, machine: Fingerprint) -> R
 
 
 class Recorder(Protocol):
-    """Somewhere else a run is kept as it goes (the history database): told of the run, of each row as soon
-    as it is finished, and of the end."""
+    """Somewhere a run is kept as it goes (the results JSON, the history database): told of the run, of each row
+    as soon as it is finished, and of the end. Each fails on its own: one that cannot write says so and the
+    others go on."""
 
     def started(self, results: ResultsFile) -> None: ...
 
     def row_finished(self, results: ResultsFile, row: Row) -> None: ...
 
     def finished(self, results: ResultsFile) -> None: ...
+
+
+class ResultsFileRecorder:
+    """The results JSON, rewritten whole and atomically at every change. Where it cannot be written (a full disk),
+    `on_error` hears of it once and the run goes on; every later change tries again, so the file catches up when
+    space comes back. Without `on_error`, a failed write raises."""
+
+    def __init__(self, path: Path, on_error: Callable[[OSError], None] | None = None):
+        self.path, self.on_error = path, on_error
+        self.error: OSError | None = None  # why the latest write failed; None once one takes
+        self.reported = False
+
+    def changed(self, results: ResultsFile) -> None:
+        try:
+            results.write(self.path)
+        except OSError as error:
+            if self.on_error is None:
+                raise
+            self.error = error
+            if not self.reported:
+                self.reported = True
+                self.on_error(error)
+        else:
+            self.error = None
+
+    def started(self, results: ResultsFile) -> None:
+        self.changed(results)
+
+    def row_finished(self, results: ResultsFile, row: Row) -> None:
+        self.changed(results)
+
+    def finished(self, results: ResultsFile) -> None:
+        self.changed(results)
 
 
 Screener = Callable[[Job, list[Row], float], Job]  # (job to screen, rows so far, seconds it may spend) -> job
@@ -361,21 +404,24 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
               on_progress: Callable[[str], None] = lambda message: None,
               on_row: Callable[[Row], None] = lambda row: None,
               recorders: Sequence[Recorder] = (), budget: SuiteBudget | None = None,
-              screen: Screener | None = None, execute: Callable[..., Row] = run_job) -> ResultsFile:
-    """Run `jobs` in order, saving `results` to `output` and to every recorder after every row.
+              screen: Screener | None = None, execute: Callable[..., Row] = run_job,
+              results_file: ResultsFileRecorder | None = None) -> ResultsFile:
+    """Run `jobs` in order, saving `results` to `output` (through `results_file`, when given) and to every
+    recorder after every row.
 
     With a `budget`, each row's timed work is capped by its share of what is left and a row that no longer fits
     is listed in `results.not_run` instead of run. A job marked `screen` gets its plan from `screen` first (the
     in-run tuning); a plan that turns out equal to a row already measured joins that row under its name.
-    Raises Interrupted on Ctrl-C, after saving the rows so far and the interrupted one."""
+    Raises Interrupted on Ctrl-C (Terminated on SIGTERM), after saving the rows so far and the interrupted one."""
     budget = budget or SuiteBudget(None)
     budget.start()
     results.budget_seconds = budget.seconds
-    results.write(output)
+    results_file = results_file or ResultsFileRecorder(output)
+    recorders = (results_file, *recorders)
     for recorder in recorders:
         recorder.started(results)
     min_steps = request.steps or request.profile.min_steps
-    with tempfile.TemporaryDirectory(prefix="batchmark-run-") as folder:
+    with owned_folder("batchmark-run-") as folder:
         for index, job in enumerate(jobs):
             on_start(index, job)
             remaining = [later.workload for later in jobs[index:]]
@@ -385,31 +431,31 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
                 if job.screen and budget.affordable(job.workload, min_steps):
                     pending = sum(1 for later in jobs[index:] if later.screen)
                     job = screen(job, results.rows, budget.screening_seconds(remaining, pending, min_steps))
-                    if _joined_earlier_row(job, results, output):
+                    if _joined_earlier_row(job, results, results_file):
                         continue
                 if job.screen or not budget.affordable(job.workload, min_steps):
-                    _not_run(results, job, budget, min_steps, output)
+                    _not_run(results, job, budget, min_steps, results_file)
                     continue
                 allowance = budget.allowance(job.workload, remaining, min_steps, request.profile.max_seconds,
                                              request.timeout or request.profile.timeout_seconds)
-                row = execute(job, request, Path(folder), on_progress, logs=output.with_suffix(".logs"),
+                row = execute(job, request, folder, on_progress, logs=output.with_suffix(".logs"),
                               allowance=allowance)
-            except (Interrupted, KeyboardInterrupt):
+            except (Interrupted, KeyboardInterrupt) as stop:
+                stopped = interruption(stop)
                 results.interrupted = True
-                _add_row(results, make_row(job, None, Failure(kind="interrupted", message="stopped by Ctrl-C")),
-                         output, recorders)
-                _finish(results, output, recorders)
-                raise Interrupted() from None
+                _add_row(results, make_row(job, None, Failure(kind="interrupted", message=str(stopped))), recorders)
+                _finish(results, recorders)
+                raise stopped from None
             if row.status == "ok" and row.wall_seconds is not None:
                 budget.record(RowCost(job.workload, row.wall_seconds, sum(row.measured.step_seconds),
                                       row.statistics.median))
-            _add_row(results, row, output, recorders)
+            _add_row(results, row, recorders)
             on_row(row)
-    _finish(results, output, recorders)
+    _finish(results, recorders)
     return results
 
 
-def _joined_earlier_row(job: Job, results: ResultsFile, output: Path) -> bool:
+def _joined_earlier_row(job: Job, results: ResultsFile, results_file: ResultsFileRecorder) -> bool:
     """Whether a screened job's plan is one this run already measured for the same workload, framework and sizes:
     then it is not measured again, and that row carries its name too."""
     for row in results.rows:
@@ -420,7 +466,7 @@ def _joined_earlier_row(job: Job, results: ResultsFile, output: Path) -> bool:
                 if label not in (row.plan_label, *row.also_labels):
                     row.also_labels.append(label)
             row.notes.extend(job_notes(job))
-            results.write(output)
+            results_file.changed(results)
             return True
     return False
 
@@ -430,29 +476,28 @@ def job_notes(job: Job) -> list[str]:
     return [f"{job.plan_label}: {note}" for note in job.notes]
 
 
-def _not_run(results: ResultsFile, job: Job, budget: SuiteBudget, min_steps: int, output: Path) -> None:
+def _not_run(results: ResultsFile, job: Job, budget: SuiteBudget, min_steps: int,
+             results_file: ResultsFileRecorder) -> None:
     needed = budget.minimum_estimate(job.workload, min_steps)
     results.not_run.append(NotRun(
         workload=job.workload, framework=job.framework, plan_label=job.plan_label,
         reason=f"{max(budget.left(), 0):.0f} s of the {budget.seconds / 60:.3g}-minute budget left, and a row of "
                f"{job.workload} needs about {needed:.0f} s (its build, warm-up and {min_steps} steps, as measured "
                f"in this run)"))
-    results.write(output)
+    results_file.changed(results)
 
 
-def _add_row(results: ResultsFile, row: Row, output: Path, recorders: Sequence[Recorder]) -> None:
+def _add_row(results: ResultsFile, row: Row, recorders: Sequence[Recorder]) -> None:
     results.rows.append(row)
     apply_speedups(results.rows)
     apply_peaks(results)
-    results.write(output)
     for recorder in recorders:
         recorder.row_finished(results, row)
 
 
-def _finish(results: ResultsFile, output: Path, recorders: Sequence[Recorder]) -> None:
+def _finish(results: ResultsFile, recorders: Sequence[Recorder]) -> None:
     results.finished_at = dt.datetime.now(dt.timezone.utc).isoformat()
     apply_speedups(results.rows)
     apply_peaks(results)
-    results.write(output)
     for recorder in recorders:
         recorder.finished(results)

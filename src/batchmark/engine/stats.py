@@ -27,9 +27,7 @@ def bootstrap_median_ci(samples: list[float], confidence: float = 0.95) -> tuple
     data = np.asarray(samples, dtype=float)
     if data.size == 1:
         return float(data[0]), float(data[0])
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    resamples = rng.choice(data, size=(BOOTSTRAP_RESAMPLES, data.size), replace=True)
-    medians = np.median(resamples, axis=1)
+    medians = _bootstrap_medians(data, BOOTSTRAP_RESAMPLES, np.random.default_rng(BOOTSTRAP_SEED))
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(medians, [tail, 100 - tail])
     return float(low), float(high)
@@ -45,7 +43,16 @@ def relative_precision(samples: list[float]) -> float:
 
 
 def _bootstrap_medians(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    return np.median(rng.choice(samples, size=(resamples, samples.size), replace=True), axis=1)
+    """The median of each of `resamples` resamples with replacement: the same numbers as
+    `np.median(rng.choice(samples, (resamples, n)), axis=1)`, from the same draws, about twice as fast (the server
+    recomputes every submitted row's CI): np.median partitions each short row in a call of its own, while one
+    np.sort along the rows is vectorized, and the sorted rows' middle is the median."""
+    half = samples.size // 2
+    drawn = rng.integers(0, samples.size, size=(resamples, samples.size))  # (resamples, n)
+    resampled = np.sort(samples[drawn], axis=1)
+    if samples.size % 2:
+        return resampled[:, half]
+    return (resampled[:, half - 1] + resampled[:, half]) / 2
 
 
 def median_ratio_ci(samples_a: list[float], samples_b: list[float], resamples: int = BOOTSTRAP_RESAMPLES,

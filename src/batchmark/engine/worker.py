@@ -1,6 +1,7 @@
 """One measured run in its own process: `python -m batchmark.engine.worker SPEC.json`.
 
-Also `--probe FRAMEWORK REPLY.json`, which lists the devices a framework can use here.
+Also `--probe FRAMEWORK REPLY.json`, which lists the devices a framework can use here. The parent adds
+`--parent PID --lifeline FD`, so that the worker never outlives it (engine/lifetime.py).
 
 The parent writes a RunSpec, the worker writes a WorkerReply to `spec.reply_path`. A fresh process per
 (workload, plan) means no allocator, thread-pool or compile-cache state leaks from one row into the next,
@@ -10,8 +11,8 @@ kind and a one-line reason; the traceback goes to stderr, which the parent keeps
 
 from __future__ import annotations
 
+import argparse
 import importlib
-
 import sys
 import time
 import traceback
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from batchmark.files import write_atomically
 from batchmark.errors import Unsupported
 from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.lifetime import die_with_parent
 from batchmark.engine.timing import StopRule, measure
 from batchmark.results import Failure, WorkerOutput
 
@@ -119,17 +121,25 @@ def probe(framework: str) -> list[DeviceSupport]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 4 and argv[1] == "--probe":  # --probe FRAMEWORK REPLY_PATH
-        framework, reply_path = argv[2], argv[3]
+    parser = argparse.ArgumentParser(prog="python -m batchmark.engine.worker")
+    parser.add_argument("--parent", type=int, help="the pid of the parent: this process ends when it does")
+    parser.add_argument("--lifeline", type=int, help="the read end of the parent's lifeline pipe")
+    parser.add_argument("--probe", metavar="FRAMEWORK", help="list the devices FRAMEWORK can use, into PATH")
+    parser.add_argument("path", help="the RunSpec JSON to run; with --probe, where to write the reply")
+    arguments = parser.parse_args(argv[1:])
+    if arguments.parent is not None:
+        folder = Path(arguments.path).parent  # the parent's temporary folder: removed if the parent dies first
+        die_with_parent(arguments.parent, arguments.lifeline, folder)
+    if arguments.probe:
         try:
-            devices = [device.__dict__ for device in probe(framework)]
-            write_reply(reply_path, WorkerReply(status="ok", devices=devices))
+            devices = [device.__dict__ for device in probe(arguments.probe)]
+            write_reply(arguments.path, WorkerReply(status="ok", devices=devices))
             return 0
         except Exception as error:  # a broken install must become a message, not a hang
             traceback.print_exc()
-            write_reply(reply_path, WorkerReply(status="failed", failure=classify(error)))
+            write_reply(arguments.path, WorkerReply(status="failed", failure=classify(error)))
             return 1
-    spec = RunSpec.model_validate_json(Path(argv[1]).read_text())
+    spec = RunSpec.model_validate_json(Path(arguments.path).read_text())
     for module in spec.plugins:
         importlib.import_module(module)
     try:

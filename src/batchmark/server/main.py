@@ -13,8 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from batchmark.version import __version__
 from batchmark.results import ResultsFile
 from batchmark.server.bodylimit import BodyLimitMiddleware
+from batchmark.server.head_requests import HeadAsGet
+from batchmark.server.page_cache import PageCache
 from batchmark.server.ratelimit import RateLimiter
-from batchmark.server.routes import compare, leaderboard, machines, pages, runs, submissions
+from batchmark.server.routes import api_docs, compare, leaderboard, machines, pages, runs, submissions
+from batchmark.server.security_headers import SecurityHeaders, inline_script_hashes, security_headers
 from batchmark.server.settings import ServerSettings
 from batchmark.store import StoreError, open_history
 
@@ -31,12 +34,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="batchmark leaderboard", version=__version__,
                   description="Seconds per training batch, from many machines: read by anyone, written with a token.",
-                  lifespan=lifespan)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)  # /docs is ours: see routes/api_docs.py
     app.state.settings = settings
     app.state.history = history
-    app.state.rate_limiter = RateLimiter(settings.submissions_per_window, settings.rate_window_seconds)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (submissions, runs, machines, leaderboard, compare, pages):
+    app.state.rate_limiter = RateLimiter(history, settings.submissions_per_window, settings.rate_window_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, body_seconds=settings.body_seconds,
+                       history=history)
+    app.add_middleware(PageCache, history=history, max_bytes=settings.page_cache_bytes)  # cache hits skip the rest
+    app.add_middleware(HeadAsGet)  # outside the cache, which then answers a HEAD as it would the GET
+    app.add_middleware(SecurityHeaders, headers=security_headers(our_inline_script_hashes()))  # on cached answers too
+    for module in (submissions, runs, machines, leaderboard, compare, pages, api_docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("batchmark.server", "static")]), name="static")
     app.add_exception_handler(StoreError, database_unavailable)
@@ -44,6 +51,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.add_exception_handler(pages.PageNotFound, pages.not_found)
     app.openapi = lambda: openapi_with_results_schema(app)
     return app
+
+
+def our_inline_script_hashes() -> list[str]:
+    """The only inline scripts the policy lets run: the pages' chart bootstrap and the docs page's start-up."""
+    with_charts = pages.environment().get_template("base.html.j2").render(page="", charts=True)
+    return [*inline_script_hashes(with_charts), *inline_script_hashes(api_docs.docs_html())]
 
 
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:

@@ -1,24 +1,34 @@
 """What the server reads and writes: submitted runs, the best row per machine, machines, and pairs of them.
 
 Only runs with a submission row are shown: a run imported into the same database by `batchmark import` is
-not on the leaderboard. Every query is SQLAlchemy ORM with bound parameters.
+not on the leaderboard. Every query is SQLAlchemy ORM with bound parameters. Reads go through `reading`, whose
+transactions never wait for a writer; a list is cut into pages by the database (LIMIT, OFFSET), never here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from batchmark.results import Calibration, ResultsFile, apply_peaks
+from batchmark.results import Calibration, ResultsFile
+from batchmark.server import data_version  # noqa: F401  (its import makes each stored submission raise the version)
+from batchmark.server.pagination import Page
 from batchmark.server.schemas import LeaderboardEntry, MachineSummary, RunListing
-from batchmark.store import History, StoreError
+from batchmark.store import History
 from batchmark.store import convert
+from batchmark.store.database import reader
 from batchmark.store.tables import Machine, Result, Run, Submission
 from batchmark.workloads.registry import workload_names
 
+# One SQLite write at a time per server process. Threads that queue on SQLite's lock poll it, sleeping up to
+# 100 ms between tries however soon it is free; on this lock they wake when it is. Other processes still queue
+# on SQLite's busy timeout; PostgreSQL writes in parallel.
+SQLITE_WRITES = threading.Lock()
 MACHINE_KEY_LENGTH = 16  # of the machine's identity hash: what URLs name a machine by
 MIN_MACHINE_KEY = 8
 
@@ -54,14 +64,25 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def reading(history: History) -> Session:
+    """A session for reads: on SQLite it takes no lock, so a page never queues behind a submission."""
+    return Session(reader(history.engine))
+
+
+def one_writer(history: History):
+    return SQLITE_WRITES if history.engine.dialect.name == "sqlite" else nullcontext()
+
+
 def submit(history: History, results: ResultsFile, content_sha256: str, token_id: int,
            reasons: list[str]) -> SubmitOutcome:
     """Store the run with its submission, once: a resend of the same content is not stored again."""
     submission = Submission(token_id=token_id, submitted_at=now(), content_sha256=content_sha256,
                             verified=not reasons, reasons=reasons)
-    if history.import_run(results, submission):
+    with one_writer(history):
+        stored = history.import_run(results, submission)
+    if stored:
         return SubmitOutcome(True, not reasons, reasons)
-    with Session(history.engine) as session:
+    with reading(history) as session:
         existing = session.scalars(select(Submission).join(Submission.run)
                                    .where(Run.run_id == results.run_id)).first()
     if existing is None:
@@ -74,10 +95,11 @@ def submit(history: History, results: ResultsFile, content_sha256: str, token_id
     return SubmitOutcome(False, existing.verified, existing.reasons)
 
 
-def submitted_rows(filters: Filters):
-    """Ok rows of submitted runs with their run, machine and submission, best (lowest median) first."""
-    query = (select(Result, Run, Machine, Submission).join(Result.run).join(Run.machine)
-             .join(Submission, Submission.run_pk == Run.id)
+def submitted_rows(filters: Filters, *columns):
+    """Ok rows of submitted runs with their run, machine and submission (or `columns` of them), best (lowest
+    median) first."""
+    query = (select(*(columns or (Result, Run, Machine, Submission))).select_from(Result).join(Result.run)
+             .join(Run.machine).join(Submission, Submission.run_pk == Run.id)
              .where(Result.status == "ok", Result.median.is_not(None), Result.samples_per_second.is_not(None)))
     for column, value in ((Result.framework, filters.framework), (Result.device, filters.device),
                           (Result.precision, filters.precision)):
@@ -113,22 +135,28 @@ def entry(result: Result, run: Run, machine: Machine, submission: Submission) ->
 
 
 def best_per_machine(history: History, filters: Filters, workload: str | None = None,
-                     size: tuple[int, int] | None = None, machine_ids: list[int] | None = None) -> list[Entry]:
-    """The lowest-median row per (machine, workload, batch size, image size), fastest first."""
-    query = submitted_rows(filters)
+                     size: tuple[int, int] | None = None, machine_ids: list[int] | None = None,
+                     page: Page | None = None) -> list[Entry]:
+    """The lowest-median row per (machine, workload, batch size, image size), fastest first; with `page`, that
+    page's entries (and one more, see Page.limit). The database picks each machine's best (a window function)
+    and cuts the page, so a view loads only the rows it shows."""
+    place = func.row_number().over(partition_by=(Run.machine_id, Result.workload, Result.batch_size,
+                                                 Result.image_size), order_by=(Result.median, Result.id))
+    candidates = submitted_rows(filters, Result.id, place.label("place"))
     if workload is not None:
-        query = query.where(Result.workload == workload)
+        candidates = candidates.where(Result.workload == workload)
     if size is not None:
-        query = query.where(Result.batch_size == size[0], Result.image_size == size[1])
+        candidates = candidates.where(Result.batch_size == size[0], Result.image_size == size[1])
     if machine_ids is not None:
-        query = query.where(Machine.id.in_(machine_ids))
-    best: dict[tuple, Entry] = {}
-    with Session(history.engine) as session:
-        for result, run, machine, submission in session.execute(query):
-            key = (machine.id, result.workload, result.batch_size, result.image_size)
-            if key not in best:
-                best[key] = entry(result, run, machine, submission)
-    return list(best.values())
+        candidates = candidates.where(Run.machine_id.in_(machine_ids))
+    ranked = candidates.order_by(None).subquery()
+    query = (select(Result, Run, Machine, Submission).join(ranked, ranked.c.id == Result.id).join(Result.run)
+             .join(Run.machine).join(Submission, Submission.run_pk == Run.id)
+             .where(ranked.c.place == 1).order_by(Result.median, Result.id))
+    if page is not None:
+        query = query.limit(page.limit).offset(page.offset)
+    with reading(history) as session:
+        return [entry(*found) for found in session.execute(query)]
 
 
 def sizes(history: History, workload: str, filters: Filters) -> list[tuple[int, int, int]]:
@@ -137,14 +165,14 @@ def sizes(history: History, workload: str, filters: Filters) -> list[tuple[int, 
     counted = (select(query.c.batch_size, query.c.image_size, func.count().label("rows"))
                .group_by(query.c.batch_size, query.c.image_size)
                .order_by(func.count().desc(), query.c.batch_size, query.c.image_size))
-    with Session(history.engine) as session:
+    with reading(history) as session:
         return [tuple(row) for row in session.execute(counted)]
 
 
 def charted_runs(history: History, entries: list[Entry], label_by_machine: bool = False) -> list[ResultsFile]:
     """The entries as runs the report's charts draw: one per entry, or one per machine with its entries."""
     ids = [item.result_id for item in entries]
-    with Session(history.engine) as session:
+    with reading(history) as session:
         loaded = {result.id: result for result in session.scalars(
             select(Result).where(Result.id.in_(ids))
             .options(selectinload(Result.samples), selectinload(Result.run).selectinload(Run.machine)))}
@@ -163,39 +191,59 @@ def charted_runs(history: History, entries: list[Entry], label_by_machine: bool 
     return list(runs.values())
 
 
-def listing(run: Run, submission: Submission) -> RunListing:
-    return RunListing(run_id=run.run_id, machine=machine_key(run.machine), hostname=run.machine.hostname,
-                      started_at=convert.format_time(run.started_at),
-                      submitted_at=convert.format_time(submission.submitted_at), verified=submission.verified,
-                      reasons=submission.reasons, profile=run.profile, rows=len(run.results),
-                      failed=sum(result.status == "failed" for result in run.results),
-                      workloads=list(dict.fromkeys(result.workload for result in run.results)),
-                      frameworks=list(dict.fromkeys(result.framework for result in run.results)))
+def first_seen(session: Session, column, run_pks: list[int]) -> dict[int, list[str]]:
+    """Each run's distinct values of a results column, in the order its rows first show them."""
+    query = (select(Result.run_pk, column, func.min(Result.position).label("first"))
+             .where(Result.run_pk.in_(run_pks)).group_by(Result.run_pk, column).order_by(Result.run_pk, "first"))
+    found: dict[int, list[str]] = {}
+    for run_pk, value, _ in session.execute(query):
+        found.setdefault(run_pk, []).append(value)
+    return found
+
+
+def listings(session: Session, pairs: list[tuple[Run, Submission]]) -> list[RunListing]:
+    """Runs as lists show them. Their rows are counted and summarized by the database: a run of thousands of
+    rows costs a list no more than one of twenty."""
+    run_pks = [run.id for run, _ in pairs]
+    counts = {run_pk: (rows, failed) for run_pk, rows, failed in session.execute(
+        select(Result.run_pk, func.count(), func.coalesce(func.sum(case((Result.status == "failed", 1), else_=0)), 0))
+        .where(Result.run_pk.in_(run_pks)).group_by(Result.run_pk))}
+    workloads, frameworks = first_seen(session, Result.workload, run_pks), first_seen(session, Result.framework, run_pks)
+    return [RunListing(run_id=run.run_id, machine=machine_key(run.machine), hostname=run.machine.hostname,
+                       started_at=convert.format_time(run.started_at),
+                       submitted_at=convert.format_time(submission.submitted_at), verified=submission.verified,
+                       reasons=submission.reasons, profile=run.profile, rows=counts.get(run.id, (0, 0))[0],
+                       failed=counts.get(run.id, (0, 0))[1], workloads=workloads.get(run.id, []),
+                       frameworks=frameworks.get(run.id, []))
+            for run, submission in pairs]
 
 
 def submitted_runs(history: History, machine_id: int | None = None, limit: int = 50,
                    offset: int = 0) -> list[RunListing]:
     query = (select(Run, Submission).join(Submission, Submission.run_pk == Run.id)
-             .options(selectinload(Run.results), selectinload(Run.machine))
+             .options(selectinload(Run.machine))
              .order_by(Submission.submitted_at.desc(), Run.id.desc()).limit(limit).offset(offset))
     if machine_id is not None:
         query = query.where(Run.machine_id == machine_id)
-    with Session(history.engine) as session:
-        return [listing(run, submission) for run, submission in session.execute(query)]
+    with reading(history) as session:
+        return listings(session, [tuple(found) for found in session.execute(query)])
 
 
 class MachineListing(MachineSummary):
     id: int  # the row's key, for queries; not shown
 
 
-def machines(history: History, machine_id: int | None = None) -> list[MachineListing]:
-    """Machines with a submitted run, the most recently submitted first."""
+def machines(history: History, machine_id: int | None = None, page: Page | None = None) -> list[MachineListing]:
+    """Machines with a submitted run, the most recently submitted first; with `page`, that page's (and one
+    more, see Page.limit)."""
     query = (select(Machine, func.count(Run.id), func.max(Submission.submitted_at))
              .join(Run, Run.machine_id == Machine.id).join(Submission, Submission.run_pk == Run.id)
              .group_by(Machine.id).order_by(func.max(Submission.submitted_at).desc(), Machine.id))
     if machine_id is not None:
         query = query.where(Machine.id == machine_id)
-    with Session(history.engine) as session:
+    if page is not None:
+        query = query.limit(page.limit).offset(page.offset)
+    with reading(history) as session:
         return [MachineListing(machine=machine_key(machine), hostname=machine.hostname, cpu_model=machine.cpu_model,
                                gpus=machine.gpus, logical_cores=machine.logical_cores,
                                memory_bytes=machine.memory_bytes, runs=count, last_submitted_at=convert.format_time(last),
@@ -209,7 +257,7 @@ def find_machine(history: History, key: str) -> tuple[MachineListing, dict] | No
     if not MIN_MACHINE_KEY <= len(key) <= 64:
         return None
     submitted = select(Submission.run_pk)
-    with Session(history.engine) as session:
+    with reading(history) as session:
         found = session.scalars(select(Machine.id).where(Machine.identity.startswith(key, autoescape=True),
                                                          Machine.runs.any(Run.id.in_(submitted))).limit(2)).all()
         if len(found) != 1:
@@ -220,19 +268,40 @@ def find_machine(history: History, key: str) -> tuple[MachineListing, dict] | No
     return machine, fingerprint or {}
 
 
-def run_with_submission(history: History, run_id: str) -> tuple[ResultsFile, Submission, Machine] | None:
-    """A submitted run, loaded whole, with its percent of peak; None when no such run was submitted."""
-    with Session(history.engine) as session:
-        found = session.execute(select(Submission, Machine).join(Submission.run).join(Run.machine)
-                                .where(Run.run_id == run_id)).first()
-    if found is None:
-        return None
-    try:
-        results = history.load(run_id)
-    except StoreError:
-        return None
-    apply_peaks(results)
-    return results, found[0], found[1]
+@dataclass(frozen=True)
+class SubmittedRun:
+    results: ResultsFile  # with its percent of peak and speedups derived; with a page, only that page's rows
+    submission: Submission
+    machine: Machine
+    rows: int  # in the whole run
+    first: int = 0  # the position of results.rows[0] in the run
+
+
+def run_with_submission(history: History, run_id: str, page: Page | None = None) -> SubmittedRun | None:
+    """A submitted run, loaded whole or only the rows of `page` (with their samples); None when no such run
+    was submitted. A page's speedups are against the run's baselines, wherever they are in it."""
+    rows = Run.results if page is None else Run.results.and_(Result.position >= page.offset,
+                                                              Result.position < page.offset + page.size)
+    with reading(history) as session:
+        found = session.execute(select(Run, Submission, Machine).join(Submission, Submission.run_pk == Run.id)
+                                .join(Run.machine).where(Run.run_id == run_id)
+                                .options(selectinload(rows).selectinload(Result.samples))).first()
+        if found is None:
+            return None
+        run, submission, machine = found
+        results = convert.results_of(run)
+        if page is None:
+            return SubmittedRun(results, submission, machine, len(results.rows))
+        total = session.scalar(select(func.count()).where(Result.run_pk == run.id))
+        baselines = dict(((workload, framework, batch, image), median) for workload, framework, batch, image, median
+                         in session.execute(select(Result.workload, Result.framework, Result.batch_size,
+                                                   Result.image_size, Result.median)
+                                            .where(Result.run_pk == run.id, Result.status == "ok",
+                                                   Result.plan_label == "baseline")))
+    for row in results.rows:  # apply_speedups' rule, with baselines that may sit on another page
+        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
+        row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
+    return SubmittedRun(results, submission, machine, total, page.offset)
 
 
 def workload_order(workload: str) -> int:
@@ -243,7 +312,7 @@ def workload_order(workload: str) -> int:
 def machines_per_workload(history: History, filters: Filters) -> dict[str, int]:
     rows = submitted_rows(filters).order_by(None).subquery()
     query = select(rows.c.workload, func.count(func.distinct(rows.c.machine_id))).group_by(rows.c.workload)
-    with Session(history.engine) as session:
+    with reading(history) as session:
         return dict(session.execute(query).all())
 
 

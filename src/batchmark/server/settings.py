@@ -27,3 +27,10 @@ class ServerSettings(BaseSettings):
     rate_window_seconds: float = Field(default=3600.0, gt=0)
     # Runs that fail the plausibility check are kept off the leaderboard unless asked for (?include_unverified).
     include_unverified: bool = False
+    # The whole body must arrive within this: a standard run (~100 KB) takes well under a second on any link,
+    # and 30 s still carries the largest body at ~2 Mbit/s; a client that sends slower holds a connection and
+    # memory for nothing (408).
+    body_seconds: float = Field(default=30.0, gt=0)
+    # Bytes of rendered pages kept per server process, each valid until the next submission changes the data:
+    # a few hundred pages and API answers, the ones read most; 0 turns the cache off.
+    page_cache_bytes: int = Field(default=64 * 2**20, ge=0)

@@ -26,6 +26,9 @@ from batchmark.store.tables import Machine, Result, Run
 
 SOURCE = "request body"
 MAX_ALSO_LABELS = 8
+# Every list of a results file, rows and each row's samples included: a standard run has 20 rows of at most 50 timed
+# steps; a list longer than this is not a run, and each item costs the server work to check and store.
+MAX_ITEMS = 1000
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
 # Run ids appear in URLs; batchmark makes them as 20261128T193006Z-0f9f72.
@@ -89,6 +92,8 @@ def bad_value(data) -> str | None:
                     return problem
                 pending.append((f"{path}.{key}" if path else str(key), item))
         elif isinstance(value, (list, tuple)):
+            if len(value) > MAX_ITEMS:
+                return f"{path}: {len(value)} items, this server takes at most {MAX_ITEMS} in any list"
             pending.extend((f"{path}.{index}", item) for index, item in enumerate(value))
         elif isinstance(value, str):
             if (problem := bad_string(path, value)) is not None:

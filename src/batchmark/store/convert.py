@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
+import struct
 
 from batchmark.machine import Fingerprint
 from batchmark.results import (Calibration, Failure, NotRun, ResultsFile, Row, RowWarning, Screening, Statistics,
@@ -37,6 +37,12 @@ def machine_identity(hardware: dict) -> str:
     return hashlib.sha256(json.dumps(hardware, sort_keys=True).encode()).hexdigest()
 
 
+def owned_identity(identity: str, token_id: int) -> str:
+    """The identity of a machine's entry for a token other than the one that first submitted it: the same
+    hardware, another owner, so its runs never mix with the first owner's (migration 0006 freezes a copy)."""
+    return hashlib.sha256(f"{identity}:token {token_id}".encode()).hexdigest()
+
+
 def new_machine(fingerprint: Fingerprint) -> Machine:
     hardware = hardware_of(fingerprint)
     return Machine(
@@ -45,6 +51,15 @@ def new_machine(fingerprint: Fingerprint) -> Machine:
         memory_bytes=hardware["memory_bytes"], gpus=", ".join(gpu["name"] or "?" for gpu in hardware["gpus"]),
         hardware=hardware,
     )
+
+
+def pack(values: list[float]) -> bytes:
+    """A series as little-endian float64s: exact, 8 bytes a value, NaN (a diverged loss) kept as itself."""
+    return struct.pack(f"<{len(values)}d", *values)
+
+
+def unpack(packed: bytes) -> list[float]:
+    return list(struct.unpack(f"<{len(packed) // 8}d", packed))
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
@@ -95,10 +110,7 @@ def new_result(row: Row, position: int) -> Result:
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
             setattr(result, column, getattr(row.measured, column))
-        result.samples = [
-            Sample(series=series, position=index, value=None if math.isnan(value) else value)
-            for series in SAMPLE_SERIES for index, value in enumerate(getattr(row.measured, series))
-        ]
+        result.samples = [Sample(series=series, packed=pack(getattr(row.measured, series))) for series in SAMPLE_SERIES]
     if row.statistics is not None:
         for column in STATISTICS_COLUMNS:
             setattr(result, column, getattr(row.statistics, column))
@@ -109,8 +121,7 @@ def row_of(result: Result) -> Row:
     measured = None
     if result.measured:
         series = {name: [] for name in SAMPLE_SERIES}
-        for sample in sorted(result.samples, key=lambda sample: (sample.series, sample.position)):
-            series[sample.series].append(math.nan if sample.value is None else sample.value)
+        series.update((sample.series, unpack(sample.packed)) for sample in result.samples)
         measured = WorkerOutput(**{column: getattr(result, column) for column in MEASURED_COLUMNS}, **series)
     statistics = None
     if result.median is not None:

@@ -1,7 +1,7 @@
 """Where the history lives and how it is opened: URL resolution, the engine, schema upgrades, and errors.
 
 The default is a SQLite file in the user data directory, in WAL mode so that readers never block the run
-writing to it. `--db` or BATCHMARK_DB takes any SQLAlchemy URL (PostgreSQL for a team) or a plain path.
+writing to it (and are never blocked by it: see `reader`). `--db` or BATCHMARK_DB takes any SQLAlchemy URL (PostgreSQL for a team) or a plain path.
 A database that cannot be read is reported in one line and never replaced.
 """
 
@@ -22,6 +22,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 # Another run may hold the write lock for one row's insert; waiting this long is never a real wait.
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 DRIVERLESS_SCHEMES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+READS_ONLY = "batchmark_reads_only"  # an execution option: this engine's transactions never write
 
 
 def default_database_path() -> Path:
@@ -86,13 +87,25 @@ def create_engine(url: sqlalchemy.URL) -> Engine:
                          f"and use a postgresql:// URL") from None
 
 
+def reader(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read.
+
+    On SQLite they begin DEFERRED: in WAL mode such a transaction reads a snapshot and takes no lock, so a
+    page view never waits for a writer. Every other transaction begins IMMEDIATE (below), which queues it
+    behind the writer for up to the busy timeout: right for writes, and what made every read wait too.
+    On PostgreSQL the option changes nothing: its readers never wait for writers.
+    """
+    return engine.execution_options(**{READS_ONLY: True})
+
+
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, and transactions that take the write lock up front.
+    """WAL, foreign keys, and transactions that take the write lock up front, unless they only read.
 
     Python's sqlite3 starts transactions late and commits before DDL on its own; SQLAlchemy's documented
     recipe hands transaction control back to SQLAlchemy. BEGIN IMMEDIATE makes two runs writing at once
     queue on the busy timeout instead of failing with "database is locked" when a read turns into a write,
-    and makes a schema upgrade one atomic step that a second process waits for.
+    and makes a schema upgrade one atomic step that a second process waits for. A transaction opened
+    through `reader` cannot turn into a write, so it begins deferred and never queues.
     """
 
     @event.listens_for(engine, "connect")
@@ -106,7 +119,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READS_ONLY) else "BEGIN IMMEDIATE")
 
 
 def explain(error: SQLAlchemyError, url: sqlalchemy.URL) -> StoreError:

@@ -6,9 +6,13 @@ runs can write to one database at once.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from dataclasses import dataclass
+from typing import Literal
 
+import psutil
 import sqlalchemy
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -23,6 +27,11 @@ from batchmark.store.tables import Machine, Result, Run, Submission
 
 LATEST = re.compile(r"^latest(?:~(\d+))?$")  # latest, latest~1 (the one before), ...
 
+# How a run ended. interrupted: Ctrl-C or SIGTERM, its rows so far kept; running: its process still writes it;
+# unfinished: no end recorded and its process gone (killed, or the machine went down); elsewhere: no end recorded
+# yet, by a process on another machine, which this one cannot check.
+RunState = Literal["finished", "interrupted", "running", "unfinished", "elsewhere"]
+
 
 @dataclass(frozen=True)
 class StoredRun:
@@ -32,6 +41,8 @@ class StoredRun:
     started_at: str
     finished_at: str | None
     interrupted: bool
+    state: RunState
+    stopped_by: str | None  # an interrupted run's reason, as its interrupted row says it: "stopped by SIGTERM"
     profile: str
     batchmark_version: str
     command: list[str]
@@ -55,10 +66,12 @@ class History:
     # Writing --------------------------------------------------------------------------------------------
 
     def start_run(self, results: ResultsFile) -> None:
-        """The run's header and its machine, before any row."""
+        """The run's header and its machine, before any row; this process is recorded as the one writing it."""
         try:
             with self._session() as session, session.begin():
-                session.add(convert.new_run(results, self._machine(session, results.machine)))
+                run = convert.new_run(results, self._machine(session, results.machine))
+                run.writer_pid, run.writer_started = os.getpid(), psutil.Process().create_time()
+                session.add(run)
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 
@@ -97,7 +110,8 @@ class History:
             with self._session() as session, session.begin():
                 if session.scalar(select(Run.id).where(Run.run_id == results.run_id)) is not None:
                     return False
-                run = convert.new_run(results, self._machine(session, results.machine))
+                owner = submission.token_id if submission is not None else None
+                run = convert.new_run(results, self._machine(session, results.machine, owner))
                 run.results = [convert.new_result(row, position) for position, row in enumerate(results.rows)]
                 session.add(run)
                 if submission is not None:
@@ -109,17 +123,27 @@ class History:
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 
-    def _machine(self, session: Session, fingerprint: Fingerprint) -> Machine:
+    def _machine(self, session: Session, fingerprint: Fingerprint, owner_token_id: int | None = None) -> Machine:
+        """The machine of this fingerprint. A leaderboard server names the submitting token: a machine belongs to
+        the token that first submitted it, and another token's runs of the same hardware get a machine of their
+        own (so nobody can post under, or displace, another's machine)."""
         machine = convert.new_machine(fingerprint)
-        existing = session.scalars(select(Machine).where(Machine.identity == machine.identity)).first()
-        if existing is not None:
-            return existing
-        try:
-            with session.begin_nested():  # PostgreSQL: another run may insert the same machine meanwhile
-                session.add(machine)
-            return machine
-        except IntegrityError:
-            return session.scalars(select(Machine).where(Machine.identity == machine.identity)).one()
+        machine.owner_token_id = owner_token_id
+        for _ in range(3):  # again when another token owns it, or another process inserted it meanwhile
+            existing = session.scalars(select(Machine).where(Machine.identity == machine.identity)).first()
+            if existing is not None and existing.owner_token_id in (None, owner_token_id):
+                existing.owner_token_id = existing.owner_token_id or owner_token_id
+                return existing
+            if existing is not None:
+                machine.identity = convert.owned_identity(existing.identity, owner_token_id)
+                continue
+            try:
+                with session.begin_nested():  # PostgreSQL: another run may insert the same machine meanwhile
+                    session.add(machine)
+                return machine
+            except IntegrityError:
+                continue
+        return session.scalars(select(Machine).where(Machine.identity == machine.identity)).one()
 
     # Reading --------------------------------------------------------------------------------------------
 
@@ -180,14 +204,39 @@ class History:
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
 
+    def state(self, run_id: str) -> RunState:
+        try:
+            with self._session() as session:
+                run = session.scalars(select(Run).where(Run.run_id == run_id).options(selectinload(Run.machine))).one()
+                return run_state(run)
+        except SQLAlchemyError as error:
+            raise explain(error, self.engine.url) from None
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def run_state(run: Run) -> RunState:
+    if run.finished_at is not None:
+        return "interrupted" if run.interrupted else "finished"
+    if run.writer_pid is None:  # imported from a results file that has no end: its run was killed
+        return "unfinished"
+    if run.machine.hostname != socket.gethostname():
+        return "elsewhere"
+    try:  # the same pid and start time: a pid is reused by unrelated processes once its owner is gone
+        started = psutil.Process(run.writer_pid).create_time()
+        return "running" if abs(started - (run.writer_started or 0)) < 0.01 else "unfinished"
+    except psutil.Error:
+        return "unfinished"
 
 
 def _summary(run: Run) -> StoredRun:
     return StoredRun(
         run_id=run.run_id, started_at=convert.format_time(run.started_at),
-        finished_at=convert.format_time(run.finished_at), interrupted=run.interrupted, profile=run.profile,
+        finished_at=convert.format_time(run.finished_at), interrupted=run.interrupted, state=run_state(run),
+        stopped_by=next((result.failure_message for result in run.results if result.failure_kind == "interrupted"),
+                        None),
+        profile=run.profile,
         batchmark_version=run.batchmark_version, command=run.command, hostname=run.machine.hostname,
         cpu_model=run.machine.cpu_model, gpus=run.machine.gpus, rows=len(run.results),
         failed=sum(result.status == "failed" for result in run.results),
@@ -219,6 +268,7 @@ class HistoryRecorder:
         self.history = history
         self.on_error = on_error
         self.broken = False
+        self.error: StoreError | None = None  # why it broke
 
     def _guard(self, write) -> None:
         if self.broken:
@@ -226,7 +276,7 @@ class HistoryRecorder:
         try:
             write()
         except StoreError as error:
-            self.broken = True
+            self.broken, self.error = True, error
             self.on_error(error)
 
     def started(self, results: ResultsFile) -> None:

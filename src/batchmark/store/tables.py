@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -32,6 +32,10 @@ class Machine(Base):
     memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
     gpus: Mapped[str] = mapped_column(String(1000))  # e.g. "NVIDIA H200", "" for none
     hardware: Mapped[dict] = mapped_column(JSON)
+    # On a leaderboard server, the token that first submitted a run of it (0006): another token's runs of the same
+    # hardware make another machine (store.convert.owned_identity), so nobody can post under someone else's
+    # machine. None in a local history. An upload_tokens.id, without a foreign key (see migration 0006).
+    owner_token_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     runs: Mapped[list[Run]] = relationship(back_populates="machine")
 
@@ -54,6 +58,10 @@ class Run(Base):
     budget_seconds: Mapped[float | None] = mapped_column(Float)  # the suite's wall-clock budget (0005)
     not_run: Mapped[list | None] = mapped_column(JSON)  # rows the budget could not afford (0005)
     screenings: Mapped[list | None] = mapped_column(JSON)  # accelerated plans tuned in the run (0005)
+    # The process writing the run as it goes (pid, and its start time against a reused pid), so that a run with
+    # no finished_at is told apart: still running, or ended without finishing (killed). None when imported (0006).
+    writer_pid: Mapped[int | None] = mapped_column(Integer)
+    writer_started: Mapped[float | None] = mapped_column(Float)
 
     machine: Mapped[Machine] = relationship(back_populates="runs")
     results: Mapped[list[Result]] = relationship(back_populates="run", order_by="Result.position",
@@ -119,19 +127,20 @@ class Result(Base):
     ci_high: Mapped[float | None] = mapped_column(Float)
 
     run: Mapped[Run] = relationship(back_populates="results")
-    samples: Mapped[list[Sample]] = relationship(back_populates="result", order_by="(Sample.series, Sample.position)",
+    samples: Mapped[list[Sample]] = relationship(back_populates="result", order_by="Sample.series",
                                                  cascade="all, delete-orphan")
 
 
 class Sample(Base):
-    """One raw value of one series of a row: a warm-up step's seconds, a timed step's seconds, or its loss."""
+    """Every raw value of one series of a row, in order: its warm-up steps' seconds, its timed steps' seconds, or
+    its losses. One row a series (0006; one a value before), so a long series is one insert, not thousands."""
 
     __tablename__ = "samples"
 
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), primary_key=True)
     series: Mapped[str] = mapped_column(String(16), primary_key=True)  # warmup_seconds, step_seconds, losses
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    value: Mapped[float | None] = mapped_column(Float)  # NULL is NaN: SQLite cannot store a NaN (a diverged loss)
+    # Little-endian float64s (store.convert.pack): exact, 8 bytes a value, and a NaN (a diverged loss) is itself.
+    packed: Mapped[bytes] = mapped_column(LargeBinary)
 
     result: Mapped[Result] = relationship(back_populates="samples")
 
@@ -162,6 +171,28 @@ class Submission(Base):
     reasons: Mapped[list] = mapped_column(JSON)  # why it is unverified, one sentence each
 
     run: Mapped[Run] = relationship()
+
+
+class SubmissionAttempt(Base):
+    """One submission a token made, for the rate limit: kept here rather than in a server process, so that
+    every worker of a server counts the same attempts (0006). Attempts older than the window are deleted."""
+
+    __tablename__ = "submission_attempts"
+    __table_args__ = (Index("ix_submission_attempts_token_time", "token_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("upload_tokens.id", ondelete="CASCADE"))
+    attempted_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch: one clock for every worker
+
+
+class DataVersion(Base):
+    """One row: a number each submission raises, in the submission's own transaction (0006). A server caches
+    pages under it, so every worker knows at the cost of one tiny read whether its copy is still the data's."""
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 SAMPLE_SERIES = ("warmup_seconds", "step_seconds", "losses")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from batchmark.store.database import StoreError, explain
+from batchmark.store.database import StoreError, explain, reader
 from batchmark.store.history import History
 from batchmark.store.tables import UploadToken
 
@@ -80,8 +80,8 @@ def revoke_token(history: History, name: str) -> TokenInfo:
 
 def authenticate(history: History, text: str) -> TokenInfo | None:
     """The live token whose text this is, or None (unknown or revoked). The lookup is by hash, bound as a
-    parameter: the token's text never reaches SQL."""
-    with Session(history.engine) as session:
+    parameter: the token's text never reaches SQL. A read: on SQLite it never queues behind a writer."""
+    with Session(reader(history.engine)) as session:
         token = session.scalars(select(UploadToken).where(UploadToken.token_sha256 == token_hash(text))).first()
     if token is None or token.revoked:
         return None

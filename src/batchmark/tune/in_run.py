@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +27,8 @@ from batchmark.tune import cache
 from batchmark.tune.search import Search, SearchSettings, Trial, TuneResult
 from batchmark.tune.space import search_space
 from batchmark.tune.workload import switches, tuned_plan, worker_measure, workload_key
+from batchmark.workloads.registry import get_workload
+from batchmark.engine.lifetime import owned_folder
 
 
 def settings_for(request: SuiteRequest, seconds: float) -> SearchSettings:
@@ -66,7 +67,8 @@ def screen(job: Job, rows: list[Row], seconds: float, request: SuiteRequest, dev
     if request.device != "auto":
         devices = {request.device: devices[request.device]}
     cpu = machine.cpu
-    space = search_space(job.framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1)
+    space = search_space(job.framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1,
+                         workload=get_workload(job.workload))
     settings = settings_for(request, seconds)
     reused = baseline_trial(rows, job, space.baseline, settings)
     if reused is None and settings.budget_seconds is not None and settings.budget_seconds <= 0:
@@ -74,7 +76,7 @@ def screen(job: Job, rows: list[Row], seconds: float, request: SuiteRequest, dev
         # stands in, and says why.
         return unscreened(job, space.baseline, "no time left in the budget to measure any plan")
     try:
-        with tempfile.TemporaryDirectory(prefix="batchmark-screen-") as folder:
+        with owned_folder("batchmark-screen-") as folder:
             measure = worker_measure(job.workload, job.framework, job.batch_size, job.image_size, request.seed,
                                      list(request.plugins), Path(folder), on_progress)
             result = Search(space, measure, settings, say=say).run(reused)

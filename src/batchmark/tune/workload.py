@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,6 +23,8 @@ from batchmark.results import Calibration
 from batchmark.tune import cache
 from batchmark.tune.search import Search, SearchSettings, Trial, TuneResult
 from batchmark.tune.space import search_space
+from batchmark.workloads.registry import get_workload
+from batchmark.engine.lifetime import owned_folder
 
 
 def workload_key(machine: Fingerprint, framework: str, workload: str, batch_size: int, image_size: int) -> cache.TuneKey:
@@ -73,8 +74,9 @@ def tune_workload(workload: str, framework: str, batch_size: int, image_size: in
                   on_progress: Callable[[str], None] = lambda message: None) -> tuple[cache.TunedPlan, TuneResult]:
     """Search, re-measure the winner, cache it; returns the cached entry and the search's full record."""
     cpu = machine.cpu
-    space = search_space(framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1)
-    with tempfile.TemporaryDirectory(prefix="batchmark-tune-") as folder:
+    space = search_space(framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1,
+                         workload=get_workload(workload))
+    with owned_folder("batchmark-tune-") as folder:
         measure = worker_measure(workload, framework, batch_size, image_size, seed, list(plugins), Path(folder),
                                  on_progress)
         result = Search(space, measure, settings, say=say).run()

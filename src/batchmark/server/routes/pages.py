@@ -1,5 +1,6 @@
 """The HTML pages: the same data as the JSON API, rendered by Jinja2 with autoescaping, and charts drawn by
-the HTML report's own figure code (batchmark.report.charts) with plotly.js served once from /static."""
+the HTML report's own figure code (batchmark.report.charts) with plotly.js served once from /static.
+Every list is a page (?page=N&page_size=M) with links to its neighbours; a chart draws the page's rows."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from batchmark.report.page import PLOT_CONFIG, figure_json, format_time, machine
 from batchmark.report.tones import css_class
 from batchmark.server import queries, views
 from batchmark.server.deps import FiltersDep, HistoryDep, SizeQuery
+from batchmark.server.pagination import MAX_PAGE_SIZE, Page, PageDep, page_links
 from batchmark.workloads.registry import get_workload, workload_names
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -87,42 +89,54 @@ def filter_query(filters) -> dict:
                                           ("precision", filters.precision)) if value}
 
 
+def recent_machines(history) -> list[queries.MachineListing]:
+    """What a machine picker offers: the most recently submitted machines, as many as one page holds at most
+    (any other is one URL away: /compare?a=KEY&b=KEY)."""
+    return queries.machines(history, page=Page(1, MAX_PAGE_SIZE))[:MAX_PAGE_SIZE]
+
+
 @router.get("/", responses={200: HTML})
-def home(history: HistoryDep, filters: FiltersDep) -> HTMLResponse:
+def home(request: Request, history: HistoryDep, filters: FiltersDep, page: PageDep) -> HTMLResponse:
     """The leaderboard of the first workload, with every workload one click away."""
-    return leaderboard_page(history, filters, workload_names()[0])
+    return leaderboard_page(request, history, filters, workload_names()[0], page)
 
 
 @router.get("/leaderboard/{workload}", responses={200: HTML, 404: HTML})
-def leaderboard_page(history: HistoryDep, filters: FiltersDep, workload: Annotated[str, Path(max_length=100)],
-                     batch_size: SizeQuery = None, image_size: SizeQuery = None) -> HTMLResponse:
-    board, entries = page_of(views.leaderboard, history, workload, filters, batch_size, image_size)
+def leaderboard_page(request: Request, history: HistoryDep, filters: FiltersDep,
+                     workload: Annotated[str, Path(max_length=100)], page: PageDep, batch_size: SizeQuery = None,
+                     image_size: SizeQuery = None) -> HTMLResponse:
+    board, entries, more = page_of(views.leaderboard, history, workload, filters, batch_size, image_size, page)
     figure = figure_json(seconds_figure(queries.charted_runs(history, entries), color_by_run=True)) if entries else None
     return render("leaderboard.html.j2", page="leaderboard", board=board, spec=get_workload(workload),
                   summaries=views.workload_summaries(history, filters), filters=filters, query=filter_query(filters),
-                  figure=figure)
+                  figure=figure, pages=page_links(request, page, more))
 
 
 @router.get("/machines", responses={200: HTML})
-def machines_page(history: HistoryDep) -> HTMLResponse:
-    return render("machines.html.j2", page="machines", machines=queries.machines(history))
+def machines_page(request: Request, history: HistoryDep, page: PageDep) -> HTMLResponse:
+    listed, more = views.machines(history, page)
+    return render("machines.html.j2", page="machines", machines=listed, pages=page_links(request, page, more))
 
 
 @router.get("/machines/{machine}", responses={200: HTML, 404: HTML})
-def machine_page(history: HistoryDep, filters: FiltersDep, machine: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    detail = page_of(views.machine_detail, history, machine, filters)
+def machine_page(request: Request, history: HistoryDep, filters: FiltersDep,
+                 machine: Annotated[str, Path(max_length=64)], page: PageDep) -> HTMLResponse:
+    detail, more = page_of(views.machine_detail, history, machine, filters, page)
     return render("machine.html.j2", page="machines", detail=detail, facts=machine_facts(detail.fingerprint),
-                  others=[other for other in queries.machines(history) if other.machine != detail.machine.machine])
+                  others=[other for other in recent_machines(history) if other.machine != detail.machine.machine],
+                  pages=page_links(request, page, more))
 
 
 @router.get("/compare", responses={200: HTML, 404: HTML})
 def compare_page(history: HistoryDep, filters: FiltersDep,
                  a: Annotated[Optional[str], Query(max_length=64)] = None,
                  b: Annotated[Optional[str], Query(max_length=64)] = None) -> HTMLResponse:
-    machines = queries.machines(history)
+    machines = recent_machines(history)
     compared, figure = None, None
     if a and b:
         compared, entries = page_of(views.comparison, history, a, b, filters)
+        offered = {machine.machine for machine in machines}
+        machines += [side for side in (compared.a, compared.b) if side.machine not in offered]
         if entries:
             figure = figure_json(seconds_figure(queries.charted_runs(history, entries, label_by_machine=True),
                                                 color_by_run=True))
@@ -132,8 +146,11 @@ def compare_page(history: HistoryDep, filters: FiltersDep,
 
 
 @router.get("/runs/{run_id}", responses={200: HTML, 404: HTML})
-def run_page(history: HistoryDep, run_id: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
-    detail = page_of(views.run_detail, history, run_id)
+def run_page(request: Request, history: HistoryDep, run_id: Annotated[str, Path(max_length=64)],
+             page: PageDep) -> HTMLResponse:
+    """The run's rows a page at a time: a run of thousands of rows costs a view no more than one page."""
+    detail, loaded = page_of(views.run_detail, history, run_id, page)
     figures = {chart_id: figure_json(figure) for chart_id, figure in build_figures([detail.run]).items()}
     return render("run.html.j2", page="runs", detail=detail, rows=table_rows([detail.run]), figures=figures,
-                  facts=machine_facts(detail.run.machine))
+                  facts=machine_facts(detail.run.machine), shown=(loaded.first, len(detail.run.rows), loaded.rows),
+                  pages=page_links(request, page, loaded.first + len(detail.run.rows) < loaded.rows))
