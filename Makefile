@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,jax,postgres,server,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[torch,tensorflow,jax,mlx,postgres,server,test]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -23,7 +23,8 @@ run: install
 quick: install
 	$(BIN)/batchmark run --quick
 
-# PostgreSQL and Chromium for the history and browser tests (Debian, as root; elsewhere those tests skip).
+# PostgreSQL and Chromium for the history and browser tests, the allocators, and OpenBLAS for MLX's blas=openblas
+# (Debian, as root; elsewhere it says so, and those tests skip).
 services:
 	scripts/test-services.sh
 

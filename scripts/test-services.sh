@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# What the PostgreSQL, browser and allocator tests need, on Debian as root (CI and the development machines):
-# Chromium, PostgreSQL, jemalloc and tcmalloc from Debian's packages, the server started, and a role for root.
+# What the PostgreSQL, browser, allocator and BLAS tests need, on Debian as root (CI and the development machines):
+# Chromium, PostgreSQL, jemalloc, tcmalloc and OpenBLAS (MLX's blas=openblas) from Debian's packages, the server
+# started, and a role for root.
 # Elsewhere it says so and does nothing: those tests then skip, and the rest of `make test` still runs.
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "test-services: not root on Debian; the PostgreSQL, browser and allocator tests will be skipped" >&2
+    echo "test-services: not root on Debian; the PostgreSQL, browser, allocator and BLAS tests will be skipped," \
+         "and MLX runs with its bundled BLAS (apt install libopenblas0-pthread for blas=openblas)" >&2
     exit 0
 fi
 
@@ -16,6 +18,8 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgres
 # the name has the t64 suffix (Debian 13, Ubuntu 24.04), the old one selects it.
 compgen -G "/usr/lib/*/libjemalloc.so.2" >/dev/null || missing+=(libjemalloc2)
 compgen -G "/usr/lib/*/libtcmalloc_minimal.so.4" >/dev/null || missing+=(libtcmalloc-minimal4)
+# The pthreads OpenBLAS that `--plan blas=openblas` preloads in front of the reference BLAS of MLX's Linux wheel.
+compgen -G "/usr/lib/*/openblas-pthread/libopenblas.so.0" >/dev/null || missing+=(libopenblas0-pthread)
 if ((${#missing[@]})); then
     echo "test-services: installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq

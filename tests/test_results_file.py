@@ -39,8 +39,12 @@ def test_a_results_file_of_the_first_schema_still_loads_typed_and_unchanged():
     for row in written["rows"]:  # the keys added since, each at the default that means "as before"
         assert row.pop("also_labels") == []
         assert (row.pop("notes"), row.pop("wall_seconds")) == ([], None)
+        assert row.pop("world_size") == 1  # one process, as every row was before data-parallel rows
+        assert [row.pop(key) for key in ("aggregate_samples_per_second", "scaling_efficiency",
+                                         "scaling_efficiency_ci_low", "scaling_efficiency_ci_high")] == [None] * 4
         if row["measured"] is not None:
             assert (row["measured"].pop("stopped_by"), row["measured"].pop("precision_target")) == (None, None)
+            assert row["measured"].pop("distributed_backend") is None
         assert {switch: row["plan"].pop(switch) for switch in RUNTIME_DEFAULTS} == RUNTIME_DEFAULTS
     assert written == original
 

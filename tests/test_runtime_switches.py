@@ -302,3 +302,71 @@ def test_the_server_checks_a_runtime_switch_rather_than_believing_it():
     claimed = with_plan(sample_runs.standard_run(), keras_row, optimizer="fused")
     with pytest.raises(SubmissionRefused, match="optimizer=fused does not exist in tensorflow"):
         parse_submission(claimed.model_dump_json().encode())
+
+
+# -- MLX's BLAS ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def only_openblas(tmp_path, monkeypatch):
+    """A machine whose only preloadable library is Debian's pthreads OpenBLAS (an empty file)."""
+    folder = tmp_path / "lib"
+    (folder / "openblas-pthread").mkdir(parents=True)
+    (folder / "openblas-pthread" / "libopenblas.so.0").write_bytes(b"")
+    monkeypatch.setenv(runtime.ALLOCATOR_DIRS_VARIABLE, str(folder))
+    return folder / "openblas-pthread" / "libopenblas.so.0"
+
+
+MLX = Plan("mlx", channels_last=True)
+
+
+def test_the_blas_switch_parses_and_belongs_to_mlx_alone():
+    (request,) = parse_plans(["blas=openblas"])
+    assert dict(request.switches) == {"blas": "openblas"}
+    with pytest.raises(UnknownNameError, match="Allowed: bundled, openblas."):
+        parse_plans(["blas=mkl"])
+    check_plan(dataclasses.replace(MLX, blas="openblas", allocator="jemalloc"))
+    with pytest.raises(UsageError, match="blas=openblas does not exist in torch"):
+        check_plan(Plan(blas="openblas"))
+    assert dataclasses.replace(MLX, blas="openblas").describe().endswith("blas=openblas")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD is Linux only")
+def test_openblas_is_preloaded_and_checked(only_openblas, monkeypatch):
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    plan = dataclasses.replace(MLX, blas="openblas")
+    assert runtime.worker_environment(plan)["LD_PRELOAD"] == str(only_openblas)
+    assert runtime.runtime_unavailable(plan) is None
+    problem = runtime.not_in_effect(plan)  # an empty file nobody loaded
+    assert problem.startswith("blas=openblas: ") and "is not loaded in the worker" in problem
+
+
+def test_missing_openblas_says_what_to_install(no_allocators):
+    reason = runtime.runtime_unavailable(dataclasses.replace(MLX, blas="openblas"))
+    assert reason.startswith("blas=openblas: not available here")
+    if sys.platform.startswith("linux"):
+        assert "install libopenblas0-pthread" in reason
+    assert runtime.runtime_unavailable(MLX) is None
+
+
+def test_the_tuner_tries_openblas_for_mlx_on_a_cpu(only_openblas):
+    space = search_space("mlx", {"cpu": CPU}, None, 2, 2)
+    assert [changed(variant, space.baseline) for variant in space.runtime_variants(space.baseline)] == [
+        {"blas": "openblas"}]
+    torch_space = search_space("torch", {"cpu": CPU}, None, 2, 2)
+    assert not any(variant.blas != "bundled" for variant in torch_space.runtime_variants(torch_space.baseline))
+
+
+def test_the_tuner_says_why_it_cannot_try_openblas(no_allocators):
+    space = search_space("mlx", {"cpu": CPU}, None, 2, 2)
+    assert space.runtime_variants(space.baseline) == []
+    (reason,) = [why for switch, why in space.pruned if switch == "blas=openblas"]
+    assert reason.startswith("not available here")
+
+
+def test_a_switch_of_one_framework_in_the_run_is_that_frameworks_row_alone():
+    from batchmark.engine.plan import belongs_elsewhere
+
+    assert belongs_elsewhere(Plan(blas="openblas"), ["torch", "mlx"])
+    assert not belongs_elsewhere(Plan(blas="openblas"), ["torch", "tensorflow"])  # nobody's: still an error
+    assert not belongs_elsewhere(dataclasses.replace(MLX, blas="openblas"), ["torch", "mlx"])

@@ -2,12 +2,13 @@
 
 Resolving a named plan (baseline, accelerated, tuned) against a machine is the engine's work
 (`batchmark.engine.plan`), and which compile modes a framework has is its record's (`batchmark.frameworks`);
-here is only the vocabulary every layer shares. `compile` is "off" (eager PyTorch, a plain tf.function graph),
-a torch.compile mode, or "xla" (jit_compile=True on TensorFlow, jax.jit on JAX).
+here is only the vocabulary every layer shares. `compile` is "off" (eager PyTorch or MLX, a plain tf.function
+graph), a torch.compile mode ("default" is also mx.compile on MLX), or "xla" (jit_compile=True on TensorFlow,
+jax.jit on JAX).
 
 The runtime switches (allocator, OpenMP's wait policy and binding, PyTorch's Adam implementation, TensorFlow's
-oneDNN) default to what a user gets without asking, so that a plan written before they existed still means the
-same; `batchmark.frameworks.runtime` applies them to a worker before its framework loads.
+oneDNN, MLX's BLAS) default to what a user gets without asking, so that a plan written before they existed still
+means the same; `batchmark.frameworks.runtime` applies them to a worker before its framework loads.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ OPTIMIZERS = ("default", "foreach", "fused")  # how torch.optim.Adam runs its up
 # ops.dot_product_attention, each picking flash or memory-efficient kernels where the device has them), or the plain
 # math a paper writes (softmax(QK^T/sqrt(d) + mask) V) as separate ops. Models without attention ignore it.
 ATTENTIONS = ("fused", "math")
+# Which BLAS MLX's CPU kernels call on Linux: the reference BLAS its mlx[cpu] wheel bundles, or Debian's OpenBLAS
+# (libopenblas0-pthread) preloaded in front of it, 25-30x faster on a matmul here (issue 19).
+BLAS_LIBRARIES = ("bundled", "openblas")
 # Each runtime switch and its default, which describe() leaves out: what a user gets without asking.
 RUNTIME_DEFAULTS = {"allocator": "system", "omp_wait": "default", "omp_bind": False, "optimizer": "default",
-                    "onednn": None, "attention": "fused"}
+                    "onednn": None, "attention": "fused", "blas": "bundled"}
 SWITCHES = ("device", "precision", "compile", "channels_last", "threads", *RUNTIME_DEFAULTS)
 # Where a named plan came from: "static" (every switch the device supports, assumed rather than measured),
 # "tuned" (measured fastest by `batchmark tune`, or by an earlier run, on this machine, and cached) or "screened"
@@ -53,6 +57,7 @@ class Plan:
     optimizer: str = "default"  # PyTorch only: Adam as torch picks it (a loop per tensor on CPU, foreach on CUDA)
     onednn: bool | None = None  # TensorFlow only: TF_ENABLE_ONEDNN_OPTS; None: TensorFlow decides by the CPU
     attention: str = "fused"  # transformers only: the fused kernel, as a user calls it today, or the plain math
+    blas: str = "bundled"  # MLX only: its wheel's own BLAS, or OpenBLAS preloaded with LD_PRELOAD (Linux only)
 
     def describe(self) -> str:
         threads = "default" if self.threads is None else str(self.threads)

@@ -83,6 +83,8 @@ class WorkerOutput(BaseModel):
     # the row could have), "max steps", or "steps" (a fixed count). None in files written before it was kept.
     stopped_by: str | None = None
     precision_target: float | None = None  # the CI half-width asked for, as a fraction of the median
+    # Data-parallel rows: the process group's backend ("gloo" on CPU, "nccl" on CUDA); None for one process.
+    distributed_backend: Literal["gloo", "nccl"] | None = None
 
     @field_validator("losses", mode="before")
     @classmethod
@@ -161,6 +163,15 @@ class Row(BaseModel):
     # a plan name shares this row ("accelerated = baseline here: nothing measured faster").
     notes: list[str] = Field(default_factory=list)
     wall_seconds: float | None = None  # the whole worker: process start, build, warm-up, steps, FLOP counting
+    # Processes that trained this row together (data-parallel, each on its own `batch_size`); 1 for one process.
+    # `samples_per_second` and `statistics` are per rank: a step's time is the slowest rank's.
+    world_size: int = Field(1, ge=1, le=2**20)
+    aggregate_samples_per_second: float | None = None  # world_size x batch_size / median; derived (engine)
+    # Aggregate throughput / (world_size x the one-process throughput of the same plan and threads in the same run),
+    # with the bootstrap 95% CI of that ratio of medians; derived, None without such a reference row.
+    scaling_efficiency: float | None = None
+    scaling_efficiency_ci_low: float | None = None
+    scaling_efficiency_ci_high: float | None = None
     achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
     percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
 
@@ -212,11 +223,11 @@ def apply_speedups(rows: list[Row]) -> None:
 
     Derived, never stored: a reader recomputes it from the rows' medians."""
     baselines = {
-        (row.workload, row.framework, row.batch_size, row.image_size): row.statistics.median
+        (row.workload, row.framework, row.batch_size, row.image_size, row.world_size): row.statistics.median
         for row in rows if row.status == "ok" and row.plan_label == "baseline"
     }
     for row in rows:
-        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
+        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size, row.world_size))
         row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
 
 

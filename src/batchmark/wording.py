@@ -86,7 +86,10 @@ def fastest(results: ResultsFile) -> list[Sentence]:
     """Per workload, the fastest (framework, plan) measured, and how clearly it beat the runner-up."""
     sentences = []
     for workload in dict.fromkeys(row.workload for row in results.rows):
-        ranked = sorted((row for row in results.rows if row.workload == workload and row.status == "ok"),
+        # One process a row only: a data-parallel row's seconds are one rank's share of N batches, and its own line
+        # says how it scaled.
+        ranked = sorted((row for row in results.rows
+                         if row.workload == workload and row.status == "ok" and row.world_size == 1),
                         key=lambda row: row.statistics.median)
         if len(ranked) < 2:
             continue
@@ -107,8 +110,10 @@ def where(workload: str, framework: str, plan: str) -> str:
 
 
 def plan_name(row: Row) -> str:
-    """The row's plan under every name it was asked for: "baseline = accelerated" when they resolved alike."""
-    return " = ".join((row.plan_label, *row.also_labels))
+    """The row's plan under every name it was asked for: "baseline = accelerated" when they resolved alike; a
+    data-parallel row's says its ranks, since the same plan in one process is another row of the run."""
+    ranks = f" ×{row.world_size} ranks" if row.world_size > 1 else ""
+    return " = ".join((row.plan_label, *row.also_labels)) + ranks
 
 
 def same_plan(row: Row) -> Phrase | None:
@@ -123,6 +128,8 @@ def same_plan(row: Row) -> Phrase | None:
 
 
 PLAN_SOURCES = {"static": "static", "tuned": "tuned", "screened": "tuned in this run"}
+# The same, as a tag beside a plan's switches: "static plan", "tuned plan", "tuned in this run".
+PLAN_SOURCE_TAGS = {"static": "static plan", "tuned": "tuned plan", "screened": "tuned in this run"}
 
 
 def plan_source(source: str) -> str:
@@ -130,8 +137,25 @@ def plan_source(source: str) -> str:
     return PLAN_SOURCES.get(source, source)
 
 
+def plan_source_tag(source: str) -> str:
+    return PLAN_SOURCE_TAGS.get(source, f"{source} plan")
+
+
 def row_note(index: int, row: Row, note: str) -> Sentence:
     return sentence(f"[{index}] ", Phrase(f"{where(row.workload, row.framework, plan_name(row))}: ", "muted"), note)
+
+
+def scaling(index: int, row: Row) -> Sentence:
+    """A data-parallel row's throughput in all and its scaling efficiency, under the table."""
+    threads = f", {row.measured.threads} thread(s) each" if row.measured.threads else ""
+    head = (f"[{index}] {where(row.workload, row.framework, plan_name(row))}: {row.measured.distributed_backend}"
+            f"{threads}, {row.aggregate_samples_per_second:.3g} samples/s in all")
+    if row.scaling_efficiency is None:
+        return sentence(head, Phrase("; no one-process row of the same plan to set it against", "muted"))
+    tone = "good" if row.scaling_efficiency_ci_low >= 0.9 else "warn" if row.scaling_efficiency < 0.7 else "plain"
+    return sentence(f"{head}; scaling efficiency ", Phrase(f"{row.scaling_efficiency:.0%}", tone),
+                    f" [{row.scaling_efficiency_ci_low:.0%}–{row.scaling_efficiency_ci_high:.0%}] of {row.world_size}"
+                    f" × the one-process row's throughput")
 
 
 def not_run(entry) -> Sentence:

@@ -25,7 +25,9 @@ def _spec(name: str, description: str, trainable_parameters: int | None = None) 
 _spec("tiny_cnn", "two convolutions and a linear head", trainable_parameters=(3 * 9 + 1) * 8 + (8 * 9 + 1) * 8 + 9 * 10)
 # Workloads that never build, on purpose: the per-workload training checks leave these out.
 FAILURE_MODES = {"segfault": "dies of SIGSEGV while building", "oom": "asks the allocator for 64 TiB",
-                 "hang": "never finishes building", "broken": "raises an ordinary exception"}
+                 "hang": "never finishes building", "broken": "raises an ordinary exception",
+                 "segfault_on_rank_1": "a tiny CNN, except that rank 1 of a data-parallel row dies of SIGSEGV "
+                                       "after its first step, while rank 0 waits for it in the next all-reduce"}
 for _name, _description in FAILURE_MODES.items():
     _spec(_name, _description)
 
@@ -45,6 +47,46 @@ def tiny_cnn_task():
 
 
 implements("torch", "tiny_cnn")(tiny_cnn_task)
+
+
+@implements("mlx", "tiny_cnn")
+def tiny_cnn_mlx_task():
+    """The same network in MLX (channels-last), for real MLX rows that cost a second."""
+    import mlx.core as mx
+    from mlx import nn
+
+    from batchmark.workloads.mlx.task import ClassifierTask
+
+    class TinyCnn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+            self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            self.head = nn.Linear(8, 10)
+            self.head.bias = mx.zeros((10,))
+
+        def __call__(self, images):  # (B, S, S, 3)
+            x = nn.relu(self.conv2(nn.relu(self.conv1(images))))
+            return self.head(x.mean(axis=(1, 2)))
+
+    return ClassifierTask(TinyCnn(), num_classes=10)
+
+
+@implements("torch", "segfault_on_rank_1")
+def _segfault_on_rank_1():
+    task = tiny_cnn_task()
+    if os.environ.get("RANK") == "1":
+        objectives, steps = task.objectives, 0
+
+        def first_step_then_segfault(batch):
+            nonlocal steps
+            steps += 1
+            if steps > 1:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return objectives(batch)
+
+        task.objectives = first_step_then_segfault
+    return task
 
 
 @implements("torch", "segfault")

@@ -158,3 +158,23 @@ def test_write_report_is_atomic_and_returns_the_path(tmp_path):
 def test_a_report_needs_a_run():
     with pytest.raises(ValueError, match="at least one run"):
         render_report([])
+
+
+def test_a_run_with_data_parallel_rows_gets_a_scaling_chart_with_the_ideal_line():
+    from batchmark.engine.data_parallel import apply_scaling
+    from batchmark.report.charts import build_figures
+    from tests.sample_runs import ok_row, run
+
+    alone = ok_row("mobilenetv3", "torch", "baseline", [1.0, 1.0, 1.1, 0.9, 1.0], threads=1)
+    group = ok_row("mobilenetv3", "torch", "baseline", [1.25, 1.25, 1.3, 1.2, 1.25], threads=1).model_copy(
+        update={"world_size": 2})
+    results = run([alone, group])
+    assert "chart-scaling" not in build_figures([run([alone.model_copy()])])
+    apply_scaling(results.rows)
+    figure = build_figures([results])["chart-scaling"]
+    ideal, measured = figure.data
+    assert list(ideal.x) == list(measured.x) == [1, 2]
+    assert ideal.y[1] == pytest.approx(2 * ideal.y[0]) and ideal.y[0] == pytest.approx(measured.y[0])
+    assert measured.y[1] == pytest.approx(2 * 32 / 1.25)  # both ranks' samples per second
+    assert measured.text[1] == "80%"  # 1.0 s alone against 1.25 s in a group of two
+    assert "×2 ranks" in render_report([results])

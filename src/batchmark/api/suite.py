@@ -19,6 +19,7 @@ from batchmark.engine import calibration
 from batchmark.engine.plan import parse_plans
 from batchmark.engine.profiles import PROFILES
 from batchmark.engine.budget import SuiteBudget
+from batchmark.engine.data_parallel import DataParallel
 from batchmark.engine.lifetime import interruption
 from batchmark.engine.runner import (Job, ResultsFileRecorder, SuiteRequest, new_results, plan_jobs, probe_devices,
                                      run_suite as run_jobs, validate, workload_sizes)
@@ -66,14 +67,15 @@ def parse_suite_budget(text: str | float | None) -> float | None:
     return value if match.group(2) == "s" else value * 60
 
 
-def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] = DEFAULT_FRAMEWORKS,
+def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] | None = None,
               plans: Sequence[str] = DEFAULT_PLANS, device: str = "auto", quick: bool = False,
               batch_size: int | None = None, image_size: int | None = None, steps: int | None = None,
               warmup: int | None = None, timeout: float | None = None, weights: Path | None = None, seed: int = 0,
               tune_first: bool = False, output: Path | None = None, report: bool = True,
               database: str | None = None, command: list[str] | None = None,
               events: Events | None = None, budget: str | float | None = "profile",
-              suite: str = "seed") -> SuiteOutcome:
+              suite: str = "seed", nproc_per_node: int | None = None, nnodes: int = 1, node_rank: int = 0,
+              rdzv_endpoint: str | None = None) -> SuiteOutcome:
     """Measure each (workload, framework, plan) row; `plans` are `--plan` values ("baseline,accelerated",
     "accelerated,compile=off"). Raises UsageError for bad input before any row runs; a row that fails is
     recorded with its reason and the rest go on. Ctrl-C ends it early with `interrupted` set.
@@ -81,8 +83,18 @@ def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] 
     `workloads` default to those of `suite` ("seed", "modern" or "all"). `budget` is the run's wall-clock budget
     in minutes ("15", "90s", "none"); "profile" takes the profile's for the suites the workloads belong to (15
     minutes standard and 3 quick for the seed five, 20 and 3 more with the transformers). An accelerated plan with no tuned plan cached is chosen by short trials in
-    the run, within that budget."""
+    the run, within that budget.
+
+    `nproc_per_node` (with `nnodes`, `node_rank`, `rdzv_endpoint`, as torchrun takes them) measures each row a
+    second time, trained data-parallel by that many processes per node, beside its one-process reference, and
+    derives the scaling efficiency (docs/distributed.md). PyTorch only; `frameworks` then defaults to torch, and
+    an accelerated plan is the cached tuned one or the static one (no short trials: they run in one process)."""
     events = events or Events()
+    group = None
+    if nproc_per_node is not None or nnodes != 1:
+        group = DataParallel(nproc_per_node or 1, nnodes, node_rank, rdzv_endpoint)
+    if frameworks is None:
+        frameworks = ("torch",) if group else DEFAULT_FRAMEWORKS
     profile = PROFILES["quick" if quick else "standard"]
     plugins = load_plugins()
     chosen = list(workloads or workload_names(suite))
@@ -95,7 +107,7 @@ def run_suite(workloads: Sequence[str] | None = None, frameworks: Sequence[str] 
         workloads=chosen, frameworks=list(frameworks), plans=parse_plans(list(plans)),
         device=device, profile=profile, batch_size=batch_size,
         image_size=image_size, steps=steps, warmup=warmup, timeout=timeout, weights=weights, seed=seed,
-        plugins=plugins,
+        plugins=plugins, data_parallel=group, screen_missing=group is None,
     )
     validate(request)
     history = open_history(database)  # before any work: a broken history is an error, not a surprise

@@ -41,14 +41,20 @@ class TuneOutcome:
     failure: str | None = None  # one line, when not even the baseline ran
 
 
-def calibrate(force: bool = False, events: Events | None = None) -> tuple[Calibration, bool]:
-    """This machine's measured peaks, cached per fingerprint: (calibration, whether it was measured now)."""
+OWN_PEAKS = ("mlx",)  # frameworks whose own calibrated peak, when cached, prunes the tuner's precisions
+
+
+def calibrate(force: bool = False, events: Events | None = None,
+              framework: str = calibration.FRAMEWORK) -> tuple[Calibration, bool]:
+    """This machine's measured peaks, cached per fingerprint: (calibration, whether it was measured now). By
+    default torch's kernels measure the hardware's peak; `framework="mlx"` measures MLX's own."""
     events = events or Events()
-    found = None if force else calibration.cached()
+    found = None if force else calibration.cached(framework=framework)
     if found is not None:
         return found, False
-    events.say("calibrating: a matmul and a 3x3 convolution per device and precision (about 10 s on a CPU)")
-    return calibration.calibrate(), True
+    events.say(f"calibrating {framework}: a matmul and a 3x3 convolution per device and precision (about 10 s on a "
+               f"CPU)")
+    return calibration.calibrate(framework=framework), True
 
 
 def parse_budget(text: str) -> SearchSettings:
@@ -108,8 +114,11 @@ def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[
             if found is not None:
                 outcome = TuneOutcome(workload, framework, found, cached=True)
             else:
-                outcome = tune_one(workload, framework, sizes, devices[framework], peaks, machine, settings, seed,
-                                   plugins, events)
+                # MLX's precisions are pruned by its own peaks where `batchmark calibrate --framework mlx` measured
+                # them: the BLAS it calls, not the hardware, decides what a precision can gain there.
+                own = calibration.cached(machine, framework) if framework in OWN_PEAKS else peaks
+                outcome = tune_one(workload, framework, sizes, devices[framework], own or peaks, machine, settings,
+                                   seed, plugins, events)
             outcomes.append(outcome)
             events.tuned(outcome)
     return outcomes

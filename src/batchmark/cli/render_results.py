@@ -89,6 +89,8 @@ def print_results(results: ResultsFile, console: Console) -> None:
             console.print(styled(wording.row_note(index, row, note)))
         if row.status == "failed":
             console.print(styled(wording.failure(index, row)))
+        elif row.world_size > 1:
+            console.print(styled(wording.scaling(index, row)))
         for warning in row.warnings:
             console.print(styled(wording.row_warning(index, row, warning)))
     for entry in results.not_run:

@@ -92,9 +92,9 @@ def run(
     suite: Annotated[str, typer.Option(
         help="Without named workloads: seed (the seed article's five convolutional networks), modern (GPT-2 small "
              "and ViT-B/16) or all.")] = "seed",
-    framework: Annotated[str, typer.Option(
-        help="Comma-separated frameworks: torch, tensorflow, jax. The default is PyTorch and TensorFlow (the "
-             "seed article's); JAX is opt-in.")] = "torch,tensorflow",
+    framework: Annotated[Optional[str], typer.Option(
+        help="Comma-separated frameworks: torch, tensorflow, jax, mlx. The default is PyTorch and TensorFlow (the "
+             "seed article's; torch alone with --nproc-per-node); JAX and MLX are opt-in.")] = None,
     plan: Annotated[Optional[list[str]], typer.Option(
         help="Named plans (baseline, accelerated, tuned, static) or one plan's switches, e.g. "
              "accelerated,compile=off. accelerated and tuned use the plan measured fastest here (cached, else "
@@ -120,6 +120,13 @@ def run(
              "3 with --quick. Rows stop at ±3% (±5% quick) or at their share of it; rows that no longer fit are "
              "listed, not run.")] = None,
     database: DatabaseOption = None,
+    nproc_per_node: Annotated[Optional[int], typer.Option(
+        help="Also train each row data-parallel with this many processes per node under torchrun (PyTorch DDP: gloo "
+             "on CPU, NCCL on CUDA), beside its one-process reference, and show the scaling efficiency.")] = None,
+    nnodes: Annotated[int, typer.Option(help="Nodes of the torchrun group; run the same command on each.")] = 1,
+    node_rank: Annotated[int, typer.Option(help="This node's rank, 0 to --nnodes - 1; node 0 keeps the results.")] = 0,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option(
+        help="HOST:PORT where the nodes meet (node 0's address), as torchrun's --rdzv-endpoint.")] = None,
 ) -> None:
     """Time training steps: the standard suite by default, every workload with baseline and accelerated (the plan
     measured fastest here: cached by `batchmark tune` or an earlier run, else chosen by short trials in this run)."""
@@ -132,11 +139,13 @@ def run(
 
     events = ProgressEvents()
     try:
-        outcome = run_suite(workloads, split_list(framework), plan or ["baseline,accelerated"], device=device,
+        outcome = run_suite(workloads, split_list(framework) if framework is not None else None, plan or ["baseline,accelerated"], device=device,
                             quick=quick, batch_size=batch_size, image_size=image_size, steps=steps, warmup=warmup,
                             timeout=timeout, weights=weights, seed=seed, tune_first=tune_first, output=output,
                             report=report, database=database, command=sys.argv, events=events,
-                            budget="profile" if budget is None else budget, suite=suite)
+                            budget="profile" if budget is None else budget, suite=suite,
+                            nproc_per_node=nproc_per_node, nnodes=nnodes, node_rank=node_rank,
+                            rdzv_endpoint=rdzv_endpoint)
     finally:
         events.stop()
     if as_json:

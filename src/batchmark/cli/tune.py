@@ -14,13 +14,15 @@ from batchmark.errors import EXIT_FAILED
 def calibrate(
     force: Annotated[bool, typer.Option("--force", help="Measure again even if this machine is calibrated.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
+    framework: Annotated[str, typer.Option(help="Whose kernels measure it: torch (the hardware's peak) or mlx "
+                                                "(MLX's own, with each BLAS it can be given).")] = "torch",
 ) -> None:
     """Measure this machine's peak FLOP/s per device and precision (a large matmul and a 3x3 conv); cached."""
     from batchmark.api.tuning import calibrate as measure_peaks
     from batchmark.cli.render_tuning import print_calibration
     from batchmark.cli.progress import ProgressEvents
 
-    found, _ = measure_peaks(force=force, events=ProgressEvents())
+    found, _ = measure_peaks(force=force, events=ProgressEvents(), framework=framework)
     if as_json:
         print(found.model_dump_json(indent=2))
     else:
@@ -32,7 +34,7 @@ def tune(
     workloads: Annotated[Optional[list[str]], typer.Argument(
         help="Workloads to tune (default: all), or your own model as module:function (a factory returning "
              "model, loss function, example batch and optionally an optimizer).")] = None,
-    framework: Annotated[str, typer.Option(help="Comma-separated frameworks: torch, tensorflow, jax.")] = "torch",
+    framework: Annotated[str, typer.Option(help="Comma-separated frameworks: torch, tensorflow, jax, mlx.")] = "torch",
     batch_size: Annotated[Optional[int], typer.Option(help="Tune for this batch size instead of the standard one.")] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Tune for this image size instead of the standard one.")] = None,
     budget: Annotated[str, typer.Option(help="Tuning budget: a multiple of one standard measurement of one "

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Sequence
 
 from batchmark.errors import UnknownNameError, UsageError, unknown
 from batchmark.frameworks import COMPILE_MODES, get_framework
 from batchmark.frameworks.runtime import inapplicable_switch
-from batchmark.plans import (ALLOCATORS, ATTENTIONS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, SWITCHES,
-                             DeviceSupport, Plan)
+from batchmark.plans import (ALLOCATORS, ATTENTIONS, BLAS_LIBRARIES, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS,
+                             PRECISIONS, SWITCHES, DeviceSupport, Plan)
 
 PLAN_NAMES = ("baseline", "accelerated", "tuned", "static")
 
@@ -58,14 +59,26 @@ def check_plan(plan: Plan) -> None:
         raise UsageError(f"plan switch compile={plan.compile} does not exist in {plan.framework}. "
                          f"Allowed there: {', '.join(record.compile_modes)}.")
     if record.nhwc_only and not plan.channels_last:
-        raise UsageError("plan switch channels_last=false: batchmark's Keras models are NHWC only "
-                         "(Keras's default, and all TensorFlow's CPU convolutions accept).")
+        why = ("MLX's convolutions take channels-last only" if plan.framework == "mlx"
+               else "Keras's default, and all TensorFlow's CPU convolutions accept")
+        raise UsageError(f"plan switch channels_last=false: batchmark's {plan.framework} models are NHWC only "
+                         f"({why}).")
     if (problem := inapplicable_switch(plan)) is not None:
         raise UsageError(problem)
 
 
+def belongs_elsewhere(plan: Plan, frameworks: Sequence[str]) -> bool:
+    """Whether the plan sets a runtime switch its framework lacks but another framework of the run has: then it
+    is that framework's row alone (`--framework torch,mlx --plan blas=openblas` adds one MLX row), not an error."""
+    if inapplicable_switch(plan) is None:
+        return False
+    return any(inapplicable_switch(dataclasses.replace(plan, framework=other)) is None
+               for other in frameworks if other != plan.framework)
+
+
 # The runtime switches that take one of a few names; omp_bind and onednn are booleans (onednn also "default").
-CHOICES = {"allocator": ALLOCATORS, "omp_wait": OMP_WAIT_POLICIES, "optimizer": OPTIMIZERS, "attention": ATTENTIONS}
+CHOICES = {"allocator": ALLOCATORS, "omp_wait": OMP_WAIT_POLICIES, "optimizer": OPTIMIZERS, "attention": ATTENTIONS,
+           "blas": BLAS_LIBRARIES}
 
 
 def _parse_bool(key: str, value: str, *also: str) -> bool:

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from typing import Callable, Protocol, Sequence
 from batchmark.version import __version__
 from batchmark.errors import Interrupted, UsageError
 from batchmark.plans import PlanSource, DeviceSupport, Plan
-from batchmark.engine.plan import PlanRequest, baseline, check_plan
+from batchmark.engine.plan import PlanRequest, baseline, belongs_elsewhere, check_plan
 from batchmark.engine.budget import Allowance, RowCost, SuiteBudget
+from batchmark.engine.data_parallel import (DataParallel, apply_scaling, group_failure, launcher_command,
+                                            rank_threads, signal_failure)
 from batchmark.engine.lifetime import Lifeline, interruption, owned_folder
 from batchmark.engine.profiles import Profile
 from batchmark.engine.timing import StopRule
@@ -56,6 +59,11 @@ class Job:
     # `plan` is only a placeholder until then.
     screen: bool = False
     notes: tuple[str, ...] = ()  # how its plan was chosen, when that needs saying
+    data_parallel: DataParallel | None = None  # trained by a torchrun group; None: one process
+
+    @property
+    def world_size(self) -> int:
+        return self.data_parallel.world_size if self.data_parallel else 1
 
 
 @dataclass
@@ -77,6 +85,10 @@ class SuiteRequest:
     # An accelerated (or tuned) plan with no tuned plan cached is chosen by short trials in the run itself; off,
     # it is the static plan (assumed, not measured).
     screen_missing: bool = True
+    # Each row trained by a torchrun group as well, beside its one-process reference; None: one process a row.
+    data_parallel: DataParallel | None = None
+    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)  # what the ranks of one node split on a CPU
 
 
 def validate(request: SuiteRequest) -> None:
@@ -104,12 +116,25 @@ def validate(request: SuiteRequest) -> None:
             raise UsageError("--weights needs exactly one workload: a weights file belongs to one model.")
         if not request.weights.is_file():
             raise UsageError(f"--weights {request.weights}: no such file.")
+    if request.data_parallel is not None:
+        validate_data_parallel(request)
     if request.image_size is not None:
         for name in request.workloads:
             spec = get_workload(name)
             problem = spec.size_problem(request.image_size)
             if problem:
                 raise UsageError(f"--image-size {request.image_size} does not fit {name}: {problem}.")
+
+
+def validate_data_parallel(request: SuiteRequest) -> None:
+    request.data_parallel.check()
+    others = [name for name in request.frameworks if name != "torch"]
+    if others:
+        raise UsageError(f"distributed runs (--nproc-per-node, --nnodes) are PyTorch-only: use --framework torch "
+                         f"(not {', '.join(others)}).")
+    if request.warmup == 0:
+        raise UsageError("--warmup 0 with --nproc-per-node: a distributed row needs a warm-up step, which sets up "
+                         "DDP's gradient buckets and makes the first all-reduce.")
 
 
 def probe_devices(framework: str) -> dict[str, DeviceSupport]:
@@ -186,6 +211,8 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                         key == "compile" for key, _ in plan_request.switches):
                     # No compiler beyond what the plain framework already does (JAX always jits).
                     plan = dataclasses.replace(plan, compile=baseline(framework, available[target]).compile)
+                if belongs_elsewhere(plan, request.frameworks):
+                    continue  # another framework's runtime switch: that framework's row alone
                 check_plan(plan)
                 same = next((index for index in range(first, len(jobs))
                              if jobs[index].plan == plan and not jobs[index].screen), None)
@@ -195,13 +222,31 @@ def plan_jobs(request: SuiteRequest, devices: dict[str, dict[str, DeviceSupport]
                                     notes=notes))
                 elif plan_request.label != jobs[same].plan_label and plan_request.label not in jobs[same].also:
                     jobs[same] = dataclasses.replace(jobs[same], also=(*jobs[same].also, plan_request.label))
-    return jobs
+    return data_parallel_jobs(jobs, request) if request.data_parallel else jobs
+
+
+def data_parallel_jobs(jobs: list[Job], request: SuiteRequest) -> list[Job]:
+    """Each row twice: in one process, the reference, then by the torchrun group. On a CPU the ranks split the
+    node's cores and the reference gets one rank's share, so that threading neither flatters nor penalises the
+    scaling. The reference comes first, so the group's row can be set against it the moment it finishes; a node
+    other than node 0 runs only its ranks of the group rows (node 0 measures the reference and reports)."""
+    group = request.data_parallel
+    expanded = []
+    for job in jobs:
+        if job.plan.device == "cpu" and job.plan.threads is None:
+            job = dataclasses.replace(job, plan=dataclasses.replace(
+                job.plan, threads=rank_threads(group.nproc_per_node, request.cores)))
+        if group.records:
+            expanded.append(job)
+        expanded.append(dataclasses.replace(job, data_parallel=group))
+    return expanded
 
 
 def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> Row:
     common = dict(workload=job.workload, framework=job.framework, plan_label=job.plan_label,
                   plan=job.plan, batch_size=job.batch_size, image_size=job.image_size,
-                  plan_source=job.plan_source, also_labels=list(job.also), notes=list(job.notes))
+                  plan_source=job.plan_source, also_labels=list(job.also), notes=list(job.notes),
+                  world_size=job.world_size)
     if failure is not None:
         if failure.kind == "oom" and job.batch_size > 1 and "--batch-size" not in failure.message:
             # What to do about it: activations grow with the batch (and a language model's context).
@@ -221,19 +266,6 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
         compile_seconds=compile_seconds,
         **common,
     )
-
-
-def _signal_reason(returncode: int) -> Failure:
-    number = -returncode
-    try:
-        name = signal.Signals(number).name
-    except ValueError:
-        name = f"signal {number}"
-    if number == signal.SIGKILL:
-        return Failure(kind="oom", message=f"worker killed by {name}: most likely the kernel's out-of-memory killer")
-    if number == signal.SIGSEGV:
-        return Failure(kind="crash", message=f"worker crashed: segmentation fault ({name})")
-    return Failure(kind="crash", message=f"worker died of {name}")
 
 
 def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,
@@ -266,15 +298,21 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,
         count_flops=request.count_flops,
         reply_path=str(workdir / f"{slug}.reply.json"),
         progress_path=str(workdir / f"{slug}.progress"),
+        data_parallel=job.data_parallel is not None,
     )
 
 
 def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None],
             logs: Path | None = None, allowance: Allowance = Allowance(None, None),
-            rule: StopRule | None = None) -> Row:
-    """One row in a worker. The worker's output of a failed row is kept under `logs` and named in the row."""
+            rule: StopRule | None = None) -> Row | None:
+    """One row in a worker. The worker's output of a failed row is kept under `logs` and named in the row. None:
+    this node's ranks trained a row that node 0 measures and keeps."""
     slug = f"{job.workload}-{job.framework}-{uuid.uuid4().hex[:8]}"
-    spec = worker_spec(job, request, workdir, slug, allowance, rule)
+    timeout = request.timeout or request.profile.timeout_seconds
+    if allowance.timeout_seconds is not None:
+        timeout = min(timeout, allowance.timeout_seconds)
+    # The worker knows its limit, so that a framework whose steps take minutes can stop with what it measured.
+    spec = worker_spec(job, request, workdir, slug, allowance, rule).model_copy(update={"row_seconds": timeout})
     spec_path = workdir / f"{slug}.spec.json"
     try:
         spec_path.write_text(spec.model_dump_json())
@@ -282,11 +320,8 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
         return make_row(job, None, Failure(kind="error", message=f"cannot write the worker's spec in {workdir}: "
                                                                  f"{error.strerror or error}"))
     log_path = workdir / f"{slug}.log"
-    timeout = request.timeout or request.profile.timeout_seconds
-    if allowance.timeout_seconds is not None:
-        timeout = min(timeout, allowance.timeout_seconds)
     start = time.monotonic()
-    output, failure = _run_worker(spec_path, spec, log_path, timeout, on_progress,
+    output, failure = _run_worker(spec_path, spec, log_path, timeout, on_progress, job.data_parallel,
                                   budget_cut=allowance.timeout_seconds is not None and allowance.timeout_seconds < (
                                       request.timeout or request.profile.timeout_seconds))
     wall = time.monotonic() - start
@@ -298,17 +333,32 @@ def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callabl
             failure.log = str(kept)
         except OSError:  # a full disk: the row keeps its one-line reason, without the full log
             kept.unlink(missing_ok=True)
+    if output is None and failure is None:
+        return None
     row = make_row(job, output, failure)
     row.wall_seconds = wall
     return row
 
 
 def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
-                on_progress: Callable[[str], None], budget_cut: bool = False) -> tuple[WorkerOutput | None, Failure | None]:
+                on_progress: Callable[[str], None], group: DataParallel | None = None,
+                budget_cut: bool = False) -> tuple[WorkerOutput | None, Failure | None]:
+    """Run one worker, or one torchrun group, until it replies or `timeout` (which covers the whole group: killing
+    the launcher's process group kills every rank, engine/data_parallel.py)."""
+    failures = spec_path.with_suffix(".failures.json")
     with open(log_path, "w") as log, Lifeline() as lifeline:
-        worker = subprocess.Popen(lifeline.command(str(spec_path)), pass_fds=lifeline.fds,
+        environment = worker_environment(spec.plan)
+        command = lifeline.command(str(spec_path))
+        if group is not None:
+            # torchrun's own logs and error files in the run's folder: otherwise a folder of its own in the system's
+            # temporary directory that nothing removes.
+            torchrun = [*group.torchrun_arguments(), f"--log-dir={spec_path.with_suffix('.torchrun')}"]
+            command = launcher_command(sys.executable, os.getpid(), lifeline.read_end, failures, torchrun, spec_path)
+            if spec.plan.threads is not None:  # torchrun would set 1 otherwise, and say so
+                environment["OMP_NUM_THREADS"] = str(spec.plan.threads)
+        worker = subprocess.Popen(command, pass_fds=lifeline.fds,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env=worker_environment(spec.plan))
+                                  env=environment)
         deadline = time.monotonic() + timeout
         try:
             while worker.poll() is None:
@@ -328,8 +378,12 @@ def _run_worker(spec_path: Path, spec: RunSpec, log_path: Path, timeout: float,
     if reply_path.exists():
         reply = WorkerReply.model_validate_json(reply_path.read_text())
         return reply.output, reply.failure
+    if group is not None and (failure := group_failure(failures, spec.reply_path, group.world_size)) is not None:
+        return None, failure
+    if group is not None and not group.records and worker.returncode == 0:
+        return None, None  # this node's ranks did their part; node 0 has the row
     if worker.returncode < 0:
-        return None, _signal_reason(worker.returncode)
+        return None, signal_failure(worker.returncode)
     tail = _last_line(log_path.read_text()[-LOG_TAIL_CHARACTERS:])
     return None, Failure(kind="crash", message=f"worker exited {worker.returncode} without a result: {tail}")
 
@@ -440,6 +494,8 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
                                              request.timeout or request.profile.timeout_seconds)
                 row = execute(job, request, folder, on_progress, logs=output.with_suffix(".logs"),
                               allowance=allowance)
+                if row is None:  # another node keeps it
+                    continue
             except (Interrupted, KeyboardInterrupt) as stop:
                 stopped = interruption(stop)
                 results.interrupted = True
@@ -490,6 +546,7 @@ def _not_run(results: ResultsFile, job: Job, budget: SuiteBudget, min_steps: int
 def _add_row(results: ResultsFile, row: Row, recorders: Sequence[Recorder]) -> None:
     results.rows.append(row)
     apply_speedups(results.rows)
+    apply_scaling(results.rows)
     apply_peaks(results)
     for recorder in recorders:
         recorder.row_finished(results, row)
@@ -498,6 +555,7 @@ def _add_row(results: ResultsFile, row: Row, recorders: Sequence[Recorder]) -> N
 def _finish(results: ResultsFile, recorders: Sequence[Recorder]) -> None:
     results.finished_at = dt.datetime.now(dt.timezone.utc).isoformat()
     apply_speedups(results.rows)
+    apply_scaling(results.rows)
     apply_peaks(results)
     for recorder in recorders:
         recorder.finished(results)

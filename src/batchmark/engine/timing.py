@@ -28,8 +28,11 @@ class Session(Protocol):
         """The loss as a Python float (forces the value off the device)."""
 
 
-# "precision", "time cap", "max steps", "steps" (a fixed count, or the minimums alone) or "clearly losing"
+# "precision", "time cap", "max steps", "steps" (a fixed count, or the minimums alone), "clearly losing", or
+# OVER_TIME_CAP
 StopReason = str
+# A row whose warm-up and minimum steps cannot fit the time it may take: it stops with the steps it measured.
+OVER_TIME_CAP = "over the time cap"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class StopRule:
     max_seconds: float | None = None  # cap on the timed work when the target is not reached
     # The tuner's screening: a timed step slower than this marks the plan as clearly losing, and it stops there.
     give_up_above: float | None = None
+    # The time the row's steps may take in all, warm-up included (a framework whose steps can take minutes): when
+    # the steps so far say that the rest of the warm-up and the minimum steps cannot fit, timing stops there.
+    row_seconds: float | None = None
 
     def __post_init__(self):
         if not (0 <= self.warmup_steps and 1 <= self.min_steps <= self.max_steps and self.min_seconds >= 0):
@@ -74,6 +80,17 @@ class StopRule:
     def done(self, step_seconds: list[float]) -> bool:
         return self.stop_reason(step_seconds) is not None
 
+    def cannot_fit(self, warmup_seconds: list[float], step_seconds: list[float]) -> bool:
+        """Whether the steps left to take (the warm-up's, then the minimum timed ones), at the last step's pace,
+        would end past `row_seconds`."""
+        if self.row_seconds is None or not (warmup_seconds or step_seconds):
+            return False
+        left = self.warmup_steps - len(warmup_seconds) + max(self.min_steps - len(step_seconds), 0)
+        if left <= 0:
+            return False
+        last = (step_seconds or warmup_seconds)[-1]
+        return sum(warmup_seconds) + sum(step_seconds) + left * last > self.row_seconds
+
 
 @dataclass
 class Measurement:
@@ -97,18 +114,29 @@ def timed_step(session: Session, clock: Callable[[], float]) -> tuple[float, flo
 
 
 def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.perf_counter,
-            progress: Progress = lambda message: None) -> Measurement:
+            progress: Progress = lambda message: None,
+            slowest: Callable[[float], float] = lambda seconds: seconds) -> Measurement:
+    """Warm-up, then timed steps until `rule` stops them. `slowest` turns this process's time for a step into the
+    slowest process's, for a step that several processes took together (the ranks of a data-parallel row): the
+    step is not over until they all are, and every rank then stops at the same step."""
     result = Measurement()
     for index in range(rule.warmup_steps):
         progress(f"warm-up {index + 1}/{rule.warmup_steps}")
         seconds, _ = timed_step(session, clock)
-        result.warmup_seconds.append(seconds)
+        result.warmup_seconds.append(slowest(seconds))
+        if rule.cannot_fit(result.warmup_seconds, result.step_seconds):
+            result.stopped_by = OVER_TIME_CAP
+            return result
     while True:
         precision = current_precision(result.step_seconds, rule)
         if (reason := rule.stop_reason(result.step_seconds, precision)) is not None:
             break
+        if rule.cannot_fit(result.warmup_seconds, result.step_seconds):
+            reason = "time cap" if result.step_seconds else OVER_TIME_CAP
+            break
         progress(step_progress(result.step_seconds, rule, precision))
         seconds, loss = timed_step(session, clock)
+        seconds = slowest(seconds)
         result.step_seconds.append(seconds)
         result.losses.append(loss)
         if rule.give_up_above is not None and seconds > rule.give_up_above:

@@ -1,7 +1,9 @@
 """One measured run in its own process: `python -m batchmark.engine.worker SPEC.json`.
 
 Also `--probe FRAMEWORK REPLY.json`, which lists the devices a framework can use here. The parent adds
-`--parent PID --lifeline FD`, so that the worker never outlives it (engine/lifetime.py).
+`--parent PID --lifeline FD`, so that the worker never outlives it (engine/lifetime.py). A worker that is one
+rank of a data-parallel row is started by torchrun instead, and tied to torchrun's launcher
+(engine/data_parallel.py).
 
 The parent writes a RunSpec, the worker writes a WorkerReply to `spec.reply_path`. A fresh process per
 (workload, plan) means no allocator, thread-pool or compile-cache state leaks from one row into the next,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -24,8 +27,9 @@ from pydantic import BaseModel
 from batchmark.files import write_atomically
 from batchmark.errors import Unsupported
 from batchmark.plans import DeviceSupport, Plan
+from batchmark.engine.data_parallel import AGENT_VARIABLE, rank_reply_path
 from batchmark.engine.lifetime import die_with_parent
-from batchmark.engine.timing import StopRule, measure
+from batchmark.engine.timing import OVER_TIME_CAP, StopRule, measure
 from batchmark.results import Failure, WorkerOutput
 
 
@@ -48,6 +52,12 @@ class RunSpec(BaseModel):
     count_flops: bool = True  # the tuner's short trials skip it: it costs a model build and a traced step
     reply_path: str
     progress_path: str
+    # The row's time limit, after which the parent kills this worker: a framework whose steps can take minutes
+    # stops before it, with the speed it measured (`over_time_cap`).
+    row_seconds: float | None = None
+    # One rank of a torchrun group (PyTorch only): DDP, steps that end with all ranks synchronized, a step's time
+    # the slowest rank's; global rank 0 reports.
+    data_parallel: bool = False
 
 
 class WorkerReply(BaseModel):
@@ -75,8 +85,11 @@ def run(spec: RunSpec) -> WorkerOutput:
     from batchmark.frameworks import load_backend
     from batchmark.frameworks.runtime import not_in_effect
 
+    reporting = not spec.data_parallel or _global_rank() == 0
+
     def progress(message: str) -> None:
-        Path(spec.progress_path).write_text(message)
+        if reporting:
+            Path(spec.progress_path).write_text(message)
 
     plan = spec.plan
     # The runtime switches were set by the parent when it started this process; a row must never carry a
@@ -86,15 +99,26 @@ def run(spec: RunSpec) -> WorkerOutput:
     backend = load_backend(spec.framework)
     progress("building")
     start = time.perf_counter()
-    prepared = backend.prepare(spec.workload, plan, spec.batch_size, spec.image_size, spec.seed,
-                               Path(spec.weights) if spec.weights else None)
+    weights = Path(spec.weights) if spec.weights else None
+    if spec.data_parallel:
+        prepared = backend.prepare(spec.workload, plan, spec.batch_size, spec.image_size, spec.seed, weights,
+                                   data_parallel=True)
+    else:
+        prepared = backend.prepare(spec.workload, plan, spec.batch_size, spec.image_size, spec.seed, weights)
     setup_seconds = time.perf_counter() - start
     rule = StopRule(spec.warmup_steps, spec.min_seconds, spec.min_steps, spec.max_steps, spec.target_precision,
-                    spec.max_seconds, spec.give_up_above)
-    measurement = measure(prepared.session, rule, progress=progress)
+                    spec.max_seconds, spec.give_up_above, steps_allowance(spec, setup_seconds))
+    session = prepared.session
+    distributed_backend = None
+    if spec.data_parallel:
+        measurement = measure(session, rule, progress=progress, slowest=session.slowest)
+        distributed_backend = session.backend
+        session.close()
+    else:
+        measurement = measure(session, rule, progress=progress)
     peak_memory, memory_kind = prepared.device.peak_memory()
     forward_flops = train_flops = None
-    if spec.count_flops:
+    if spec.count_flops and reporting:
         progress("counting FLOPs")
         forward_flops, train_flops = backend.flops_per_sample(prepared)
     return WorkerOutput(
@@ -111,7 +135,35 @@ def run(spec: RunSpec) -> WorkerOutput:
         device_name=prepared.device.description(),
         framework_version=backend.version(),
         threads=backend.threads(),
+        distributed_backend=distributed_backend,
     )
+
+
+def _global_rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+# The share of a row's limit its steps may use when they can take minutes: the rest is for the start, the build,
+# counting FLOPs and writing the reply, which must all end before the parent's deadline.
+STEPS_SHARE = 0.8
+
+
+def steps_allowance(spec: RunSpec, setup_seconds: float) -> float | None:
+    """How long the steps of a framework whose steps can take minutes may take in all; None for the others."""
+    from batchmark.frameworks import get_framework
+
+    if spec.row_seconds is None or not get_framework(spec.framework).minutes_per_step:
+        return None
+    return max(STEPS_SHARE * spec.row_seconds - setup_seconds, 0.0)
+
+
+def over_time_cap(spec: RunSpec, output: WorkerOutput) -> Failure:
+    """The row that stopped in its warm-up because its steps cannot fit its limit: what one step took, as data."""
+    seconds = output.warmup_seconds[-1]
+    return Failure(kind="timeout", message=(
+        f"over the time cap: one step took {seconds:.1f} s ({spec.batch_size / seconds:.3g} samples/s, measured in "
+        f"warm-up), so {spec.warmup_steps} warm-up and {spec.min_steps} timed steps cannot end within the row's "
+        f"{spec.row_seconds:.0f} s"))
 
 
 def probe(framework: str) -> list[DeviceSupport]:
@@ -139,6 +191,8 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             write_reply(arguments.path, WorkerReply(status="failed", failure=classify(error)))
             return 1
+    if (agent := os.environ.get(AGENT_VARIABLE)) is not None:  # a rank: it ends with torchrun's launcher
+        die_with_parent(int(agent), None)
     spec = RunSpec.model_validate_json(Path(arguments.path).read_text())
     for module in spec.plugins:
         importlib.import_module(module)
@@ -146,9 +200,17 @@ def main(argv: list[str]) -> int:
         output = run(spec)
     except BaseException as error:
         traceback.print_exc()
-        write_reply(spec.reply_path, WorkerReply(status="failed", failure=classify(error)))
+        failure = classify(error)
+        if spec.data_parallel:  # the parent picks the rank that caused the failure among those that report one
+            write_atomically(rank_reply_path(spec.reply_path, _global_rank()), failure.model_dump_json())
+        else:
+            write_reply(spec.reply_path, WorkerReply(status="failed", failure=failure))
         return 1
-    write_reply(spec.reply_path, WorkerReply(status="ok", output=output))
+    if output.stopped_by == OVER_TIME_CAP:  # a row with no timed step: failed, with the warm-up it measured
+        write_reply(spec.reply_path, WorkerReply(status="failed", output=output, failure=over_time_cap(spec, output)))
+        return 0
+    if not spec.data_parallel or _global_rank() == 0:
+        write_reply(spec.reply_path, WorkerReply(status="ok", output=output))
     return 0
 
 

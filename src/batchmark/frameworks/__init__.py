@@ -34,6 +34,9 @@ class Framework:
     # per-plan precision (TensorFlow's and JAX's switch is global: batchmark's Keras plans keep fp32 exact).
     threads_switch: bool = True
     tf32_switch: bool = True
+    # A step that may take minutes (MLX on a Linux CPU with its bundled reference BLAS): the worker stops a row
+    # whose steps cannot fit its time limit and reports the speed it measured, instead of being killed silently.
+    minutes_per_step: bool = False
 
 
 FRAMEWORKS = {
@@ -56,6 +59,14 @@ FRAMEWORKS = {
         "pip install -c constraints.txt -e '.[jax]'", family="keras", compile_modes=("xla",), compiled="xla",
         tuner_compile_modes=(), plain_compile="xla", plain_compile_on_accelerator="xla", nhwc_only=True,
         threads_switch=False, tf32_switch=False),
+    # Apple's MLX: Metal on a Mac; on Linux, mlx[cpu] installs its CPU backend (no GPU). MLX is channels-last and
+    # eager (lazy, evaluated per step) unless mx.compile wraps the step: "default" is mx.compile as its own
+    # examples call it.
+    "mlx": Framework(
+        "mlx", ("mlx",), (), "batchmark.frameworks.mlx_backend:MlxBackend",
+        "pip install -c constraints.txt -e '.[mlx]'", family="mlx", compile_modes=("off", "default"),
+        compiled="default", tuner_compile_modes=("default",), plain_compile="off", plain_compile_on_accelerator="off",
+        nhwc_only=True, threads_switch=False, tf32_switch=False, minutes_per_step=True),
 }
 # Every compile mode any framework accepts, for parsing `--plan compile=...` before the framework is known.
 COMPILE_MODES = tuple(dict.fromkeys(mode for framework in FRAMEWORKS.values() for mode in framework.compile_modes))

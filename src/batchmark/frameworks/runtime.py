@@ -1,5 +1,5 @@
 """The environment a worker process starts with for a plan: runtime switches that must be set before the
-framework loads (the allocator, OpenMP's policies, TensorFlow's oneDNN switch).
+framework loads (the allocator, OpenMP's policies, TensorFlow's oneDNN switch, MLX's BLAS).
 
 Each is an environment variable because nothing later would take: the dynamic loader reads LD_PRELOAD when the
 process starts, an OpenMP runtime reads OMP_* once, when it is loaded or first used, and TensorFlow reads
@@ -27,6 +27,11 @@ ALLOCATOR_LIBRARIES = {
 }
 # What to install, as (Debian/Ubuntu package, Fedora package).
 ALLOCATOR_PACKAGES = {"jemalloc": ("libjemalloc2", "jemalloc"), "tcmalloc": ("libtcmalloc-minimal4", "gperftools-libs")}
+# MLX's BLAS (`blas=openblas`): Debian's pthreads OpenBLAS (libopenblas0-pthread), which registers itself in an
+# openblas-pthread/ folder of the multiarch directory; preloaded, its cblas_* and LAPACK symbols take the place of
+# the reference BLAS that the mlx[cpu] wheel bundles, with no change to MLX. (Fedora's `openblas` package has it.)
+BLAS_LIBRARIES = {"openblas": ("openblas-pthread/libopenblas.so.0", "libopenblas.so.0")}
+BLAS_PACKAGES = {"openblas": ("libopenblas0-pthread", "openblas")}
 # Folders to look in instead of the system's, separated by os.pathsep: for a library installed elsewhere, and
 # for the tests, which point it at an empty folder to see what a machine without the library does.
 ALLOCATOR_DIRS_VARIABLE = "BATCHMARK_ALLOCATOR_DIRS"
@@ -40,12 +45,14 @@ SWITCH_FRAMEWORKS = {
     "omp_bind": ("torch",),
     "optimizer": ("torch",),
     "onednn": ("tensorflow",),
+    "blas": ("mlx",),
 }
 WHY_NOT = {
     "omp_wait": "it links no OpenMP runtime (its CPU kernels run on Eigen thread pools)",
     "omp_bind": "it links no OpenMP runtime (its CPU kernels run on Eigen thread pools)",
     "optimizer": "it is PyTorch's torch.optim.Adam foreach/fused switch; Keras optimizers have none",
     "onednn": "it is TensorFlow's TF_ENABLE_ONEDNN_OPTS",
+    "blas": "only MLX's CPU kernels call a BLAS that a preloaded one replaces (the others run MKL, oneDNN or Eigen)",
 }
 # TensorFlow's own oneDNN default on Linux (DefaultOneDnnPolicy in tensorflow/core/util/port.cc): on for CPUs
 # with neural-network instructions, off on the rest (AVX2-only x86 included). Neoverse V1 also turns it on, which
@@ -76,35 +83,65 @@ def library_dirs() -> list[Path]:
     return [Path(folder) for folder in dict.fromkeys(folders)]
 
 
-def available_allocators() -> dict[str, Path]:
-    """{allocator: its shared library} for each one installed here; LD_PRELOAD is Linux only."""
+def _installed(libraries: dict[str, tuple[str, ...]]) -> dict[str, Path]:
+    """{name: its shared library} for each of `libraries` installed here; LD_PRELOAD is Linux only."""
     if not sys.platform.startswith("linux"):
         return {}
     folders = library_dirs()
     found = {}
-    for allocator, names in ALLOCATOR_LIBRARIES.items():
-        path = next((folder / name for name in names for folder in folders if (folder / name).is_file()), None)
+    for name, files in libraries.items():
+        path = next((folder / file for file in files for folder in folders if (folder / file).is_file()), None)
         if path is not None:
-            found[allocator] = path
+            found[name] = path
     return found
+
+
+def available_allocators() -> dict[str, Path]:
+    """{allocator: its shared library} for each one installed here."""
+    return _installed(ALLOCATOR_LIBRARIES)
+
+
+def available_blas() -> dict[str, Path]:
+    """{BLAS: its shared library} for each one MLX can be given here."""
+    return _installed(BLAS_LIBRARIES)
+
+
+def _unavailable(kind: str, name: str, found: dict[str, Path], packages: dict[str, tuple[str, str]]) -> str | None:
+    if not sys.platform.startswith("linux"):
+        return f"not available here: preloading {kind} (LD_PRELOAD) is Linux only"
+    if name in found:
+        return None
+    debian, fedora = packages[name]
+    return f"not available here: install {debian} (apt install {debian}, or dnf install {fedora})"
 
 
 def allocator_unavailable(allocator: str) -> str | None:
     """Why an allocator cannot be used here, in one line, or None when it can."""
     if allocator == "system":
         return None
-    if not sys.platform.startswith("linux"):
-        return "not available here: preloading an allocator (LD_PRELOAD) is Linux only"
-    if allocator in available_allocators():
+    return _unavailable("an allocator", allocator, available_allocators(), ALLOCATOR_PACKAGES)
+
+
+def blas_unavailable(blas: str) -> str | None:
+    """Why MLX cannot be given this BLAS here, in one line, or None when it can (its own always can)."""
+    if blas == "bundled":
         return None
-    debian, fedora = ALLOCATOR_PACKAGES[allocator]
-    return f"not available here: install {debian} (apt install {debian}, or dnf install {fedora})"
+    return _unavailable("a BLAS", blas, available_blas(), BLAS_PACKAGES)
 
 
 def runtime_unavailable(plan: Plan) -> str | None:
     """What the plan needs that this machine lacks, in one line ("allocator=jemalloc: not available here: …")."""
-    reason = allocator_unavailable(plan.allocator)
-    return f"allocator={plan.allocator}: {reason}" if reason else None
+    if reason := allocator_unavailable(plan.allocator):
+        return f"allocator={plan.allocator}: {reason}"
+    if reason := blas_unavailable(plan.blas):
+        return f"blas={plan.blas}: {reason}"
+    return None
+
+
+def preloaded_libraries(plan: Plan) -> dict[str, Path]:
+    """{switch: the library the plan preloads for it}, for the switches whose library is installed here."""
+    wanted = {"allocator": (plan.allocator, available_allocators()), "blas": (plan.blas, available_blas())}
+    return {switch: found[name] for switch, (name, found) in wanted.items() if name in found}
 
 
 def runtime_variables(plan: Plan) -> dict[str, str]:
@@ -130,10 +167,10 @@ def worker_environment(plan: Plan) -> dict[str, str]:
     """The parent's environment with the plan's runtime switches applied."""
     environment = dict(os.environ)
     environment.update(runtime_variables(plan))
-    library = None if plan.allocator == "system" else available_allocators().get(plan.allocator)
-    if library is not None:  # a missing one is left out: the worker then reports it (`not_in_effect`)
-        # Prepended: a library the user preloads already stays, after ours, whose malloc then wins.
-        environment["LD_PRELOAD"] = ":".join(filter(None, [str(library), os.environ.get("LD_PRELOAD")]))
+    libraries = [str(library) for library in preloaded_libraries(plan).values()]
+    if libraries:  # a missing one is left out: the worker then reports it (`not_in_effect`)
+        # Prepended: a library the user preloads already stays, after ours, whose symbols then win.
+        environment["LD_PRELOAD"] = ":".join(filter(None, [*libraries, os.environ.get("LD_PRELOAD")]))
     return environment
 
 
@@ -150,13 +187,14 @@ def mapped_files() -> set[str]:
 def not_in_effect(plan: Plan) -> str | None:
     """In the worker, before the framework loads: why a runtime switch of the plan did not take, or None.
 
-    The allocator must be mapped into this very process; the variables must hold the plan's values."""
+    A preloaded library (allocator, BLAS) must be mapped into this very process; the variables must hold the
+    plan's values."""
     if (reason := runtime_unavailable(plan)) is not None:
         return reason
-    if plan.allocator != "system":
-        library = available_allocators()[plan.allocator].resolve()
-        if str(library) not in {str(Path(path).resolve()) for path in mapped_files()}:
-            return (f"allocator={plan.allocator}: {library} is not loaded in the worker "
+    mapped = {str(Path(path).resolve()) for path in mapped_files()}
+    for switch, library in preloaded_libraries(plan).items():
+        if str(library.resolve()) not in mapped:
+            return (f"{switch}={getattr(plan, switch)}: {library.resolve()} is not loaded in the worker "
                     f"(LD_PRELOAD={os.environ.get('LD_PRELOAD', '')!r})")
     for name, value in runtime_variables(plan).items():
         if os.environ.get(name) != value:

@@ -178,11 +178,18 @@ class TorchBackend:
         return torch.get_num_threads()
 
     def prepare(self, workload: str, plan: Plan, batch_size: int, image_size: int, seed: int,
-                weights: Path | None) -> Prepared:
+                weights: Path | None, data_parallel: bool = False) -> Prepared:
+        """`data_parallel`: this process is one rank of a torchrun group; its network is wrapped in DDP, its
+        batch made from seed + rank, and its steps end with every rank synchronized (torch_distributed.py)."""
         check_supported(plan)
         if plan.threads is not None:
             torch.set_num_threads(plan.threads)
         set_float32_math(plan)
+        rank = backend = None
+        if data_parallel:
+            from batchmark.frameworks.torch_distributed import join_group
+
+            rank, backend = join_group(plan.device)
         factory = implementation("torch", workload)
         torch.manual_seed(seed)  # the same initial weights for every plan
         with optimizer_implementation(plan.optimizer), attention_implementation(plan.attention):
@@ -194,7 +201,12 @@ class TorchBackend:
         for network in task.networks.values():
             network.to(device=device.torch_device, memory_format=memory_format)
         task.set_modes()
-        generator = torch.Generator(device=device.torch_device).manual_seed(seed)
+        if data_parallel:
+            from batchmark.frameworks.torch_distributed import wrap_trained_network
+
+            wrap_trained_network(task, plan.device)
+        data_seed = seed + (rank.rank if rank else 0)  # each rank its own data: DDP must average real differences
+        generator = torch.Generator(device=device.torch_device).manual_seed(data_seed)
         batch = tuple(
             t.contiguous(memory_format=memory_format) if t.dim() == 4 else t
             for t in task.make_batch(batch_size, image_size, generator)
@@ -202,7 +214,12 @@ class TorchBackend:
         if plan.compile != "off":
             compile_networks(task, plan.compile)
         device.reset_peak_memory()
-        return Prepared(TorchSession(task, plan, device, batch), device, workload, image_size)
+        session = TorchSession(task, plan, device, batch)
+        if data_parallel:
+            from batchmark.frameworks.torch_distributed import DataParallelSession
+
+            session = DataParallelSession(session, backend)
+        return Prepared(session, device, workload, image_size)
 
     def flops_per_sample(self, prepared: Prepared) -> tuple[float, float]:
         """Counted after the timed steps and the peak-memory reading: counting builds a model of its own."""

@@ -9,21 +9,16 @@ minutes), then the best of several trials is kept: a peak is what the hardware *
 
 from __future__ import annotations
 
-import json
-import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
+from batchmark.frameworks.peak_timing import best_rate, grow, peak, write_peaks
 from batchmark.frameworks.torch_backend import TorchDevice, available_devices, set_float32_math
 from batchmark.plans import Plan
 
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-MIN_CALL_SECONDS = 0.05  # grow the problem until one call takes this long ...
-TRIAL_SECONDS = 0.25  # ... then time repeated calls for this long per trial
-TRIALS = 5
 MAX_MATMUL = 8192
 MAX_CONV_BATCH = 256
 
@@ -38,39 +33,6 @@ def precisions_of(device) -> list[str]:
     return names
 
 
-def _best_rate(call, flops: float, device: TorchDevice) -> tuple[float, float]:
-    """(the best trial's FLOP/s, (best - median) / best): how much the trials disagreed."""
-    rates = []
-    for _ in range(TRIALS):
-        device.synchronize()
-        start = time.perf_counter()
-        calls = 0
-        while True:
-            call()
-            calls += 1
-            device.synchronize()
-            elapsed = time.perf_counter() - start
-            if elapsed >= TRIAL_SECONDS:
-                break
-        rates.append(flops * calls / elapsed)
-    best = max(rates)
-    return best, (best - statistics.median(rates)) / best
-
-
-def _grow(make, sizes, device: TorchDevice):
-    """The first size whose single call takes MIN_CALL_SECONDS (or the largest): (size, call, flops)."""
-    for size in sizes:
-        call, flops = make(size)
-        call()  # first call: allocation and kernel selection
-        device.synchronize()
-        start = time.perf_counter()
-        call()
-        device.synchronize()
-        if time.perf_counter() - start >= MIN_CALL_SECONDS or size == sizes[-1]:
-            return size, call, flops
-    raise AssertionError("unreachable")
-
-
 def matmul_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[float, float]]:
     def make(n):
         a = torch.randn(n, n, device=device.torch_device).to(dtype)
@@ -78,8 +40,8 @@ def matmul_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[flo
         return (lambda: torch.matmul(a, b)), 2.0 * n ** 3
 
     sizes = [256 * 2 ** k for k in range(6) if 256 * 2 ** k <= MAX_MATMUL]
-    n, call, flops = _grow(make, sizes, device)
-    return f"matmul {n}x{n}", _best_rate(call, flops, device)
+    n, call, flops = grow(make, sizes, device.synchronize)
+    return f"matmul {n}x{n}", best_rate(call, flops, device.synchronize)
 
 
 def conv_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[float, float]]:
@@ -95,8 +57,9 @@ def conv_peak(device: TorchDevice, dtype: torch.dtype) -> tuple[str, tuple[float
         return (lambda: torch.nn.functional.conv2d(x, weight, padding=1)), flops
 
     sizes = [2 ** k for k in range(9) if 2 ** k <= MAX_CONV_BATCH]
-    batch, call, flops = _grow(make, sizes, device)
-    return f"conv3x3 {channels}->{channels} {size}x{size} batch {batch} channels_last", _best_rate(call, flops, device)
+    batch, call, flops = grow(make, sizes, device.synchronize)
+    return (f"conv3x3 {channels}->{channels} {size}x{size} batch {batch} channels_last",
+            best_rate(call, flops, device.synchronize))
 
 
 def measure_peaks() -> list[dict]:
@@ -115,18 +78,13 @@ def measure_peaks() -> list[dict]:
                 by_operation[name] = rate
                 spreads.append(spread)
             if by_operation:
-                operation = max(by_operation, key=by_operation.get)
-                peaks.append({"device": support.name, "precision": precision, "operation": operation,
-                              "flops_per_second": by_operation[operation], "by_operation": by_operation,
-                              "trial_spread": max(spreads)})
+                peaks.append(peak(support.name, precision, by_operation, spreads))
     return peaks
 
 
 def main(argv: list[str]) -> int:
     start = time.perf_counter()
-    peaks = measure_peaks()
-    Path(argv[1]).write_text(json.dumps({"framework_version": torch.__version__, "peaks": peaks,
-                                         "seconds": time.perf_counter() - start}))
+    write_peaks(argv[1], torch.__version__, measure_peaks(), start)
     return 0
 
 

@@ -1,7 +1,8 @@
-"""The report's three Plotly figures, each a pure function of the runs it shows.
+"""The report's Plotly figures, each a pure function of the runs it shows.
 
 Seconds per batch answers "how fast", the speedup chart answers "did the accelerated plan help", and the
-step-time distribution answers "can I trust those two": a wide or bimodal spread means a noisy machine.
+step-time distribution answers "can I trust those two": a wide or bimodal spread means a noisy machine. Runs with
+data-parallel rows get a fourth: throughput against ranks, beside the ideal line, answers "how well does it scale".
 """
 
 from __future__ import annotations
@@ -65,8 +66,14 @@ def labelled_rows(runs: list[ResultsFile]) -> list[LabelledRow]:
     labelled = []
     for index, (label, run) in enumerate(zip(run_labels(runs), runs)):
         prefix = f"{label} · " if label else ""
-        labelled += [LabelledRow(row, f"{prefix}{row.framework} · {row.plan_label}", index) for row in run.rows]
+        labelled += [LabelledRow(row, f"{prefix}{row.framework} · {row.plan_label}{ranks_text(row)}", index)
+                     for row in run.rows]
     return labelled
+
+
+def ranks_text(row: Row) -> str:
+    """A data-parallel row's series is its own: the same plan in one process is another row of the run."""
+    return f" · ×{row.world_size} ranks" if row.world_size > 1 else ""
 
 
 def chart_text(text: str) -> str:
@@ -259,6 +266,37 @@ def distribution_figure(runs: list[ResultsFile]) -> go.Figure:
     return figure
 
 
+def scaling_figure(runs: list[ResultsFile]) -> go.Figure:
+    """Throughput in all against ranks: each data-parallel row from its one-process reference (1 rank) to its
+    world size, beside the ideal line (N × the one-process throughput); the gap is what scaling costs."""
+    scaled = [labelled for labelled in labelled_rows(runs)
+              if labelled.measured_ok and labelled.row.scaling_efficiency is not None]
+    colors = series_colors(scaled)
+    figure = go.Figure()
+    for labelled in scaled:
+        row = labelled.row
+        alone = row.aggregate_samples_per_second / (row.world_size * row.scaling_efficiency)
+        name = chart_text(f"{row.workload} · {labelled.series}")
+        figure.add_scatter(name=f"{name} · ideal", mode="lines", x=[1, row.world_size],
+                           y=[alone, alone * row.world_size], hoverinfo="skip",
+                           line=dict(color=colors[labelled.series], width=1.5, dash="dot"))
+        figure.add_scatter(
+            name=name, mode="lines+markers+text", x=[1, row.world_size], y=[alone, row.aggregate_samples_per_second],
+            text=["", f"{row.scaling_efficiency:.0%}"], textposition="middle right",
+            marker=dict(color=colors[labelled.series], size=10), line=dict(color=colors[labelled.series], width=2.5),
+            customdata=[name, name],
+            hovertemplate="<b>%{customdata}</b><br>%{x} rank(s): %{y:.3g} samples/s in all<extra></extra>")
+    layout = base_layout("Throughput against ranks", "samples/s of all ranks together · dotted: ideal scaling (N × "
+                         "one process) · the label is the scaling efficiency", height=420)
+    figure.update_layout(**{**layout, "showlegend": True})  # two lines a row: the legend tells them apart
+    figure.update_xaxes(title="ranks", tickmode="array", gridcolor=GRID, zeroline=False,
+                        tickvals=sorted({1, *(labelled.row.world_size for labelled in scaled)}))
+    figure.update_yaxes(title="samples/s (all ranks)", gridcolor=GRID, rangemode="tozero")
+    if not scaled:
+        say_nothing_to_show(figure, "No scaling to show: a data-parallel row needs its one-process row, both measured.")
+    return figure
+
+
 FIGURES = {
     "chart-seconds": seconds_figure,
     "chart-speedup": speedup_figure,
@@ -267,5 +305,9 @@ FIGURES = {
 
 
 def build_figures(runs: list[ResultsFile]) -> dict[str, go.Figure]:
-    """Each figure under the id of the element it renders into, in page order."""
-    return {chart_id: build(runs) for chart_id, build in FIGURES.items()}
+    """Each figure under the id of the element it renders into, in page order; the scaling chart only for runs with
+    data-parallel rows."""
+    figures = {chart_id: build(runs) for chart_id, build in FIGURES.items()}
+    if any(row.world_size > 1 for run in runs for row in run.rows):
+        figures["chart-scaling"] = scaling_figure(runs)
+    return figures

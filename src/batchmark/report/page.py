@@ -93,7 +93,7 @@ def measured_cells(row: Row) -> list[Cell]:
 def plan_switches(row: Row) -> list[str]:
     words = row.plan.describe().split()
     words = words[1:] if words and words[0] == row.framework else words
-    return words + ([f"{wording.plan_source(row.plan_source)} plan"] if row.plan_source else [])
+    return words + ([wording.plan_source_tag(row.plan_source)] if row.plan_source else [])
 
 
 def table_rows(runs: list[ResultsFile]) -> list[TableRow]:

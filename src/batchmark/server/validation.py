@@ -16,10 +16,12 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from batchmark.engine.data_parallel import apply_scaling
 from batchmark.errors import UsageError
 from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
 from batchmark.frameworks.runtime import inapplicable_switch
-from batchmark.plans import ALLOCATORS, ATTENTIONS, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS, PRECISIONS, Plan
+from batchmark.plans import (ALLOCATORS, ATTENTIONS, BLAS_LIBRARIES, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS,
+                             PRECISIONS, Plan)
 from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
 from batchmark.store.tables import Machine, Result, Run
 
@@ -57,6 +59,7 @@ class SubmittedPlan(BaseModel):
     optimizer: Literal[OPTIMIZERS] = "default"
     onednn: Optional[bool] = None
     attention: Literal[ATTENTIONS] = "fused"
+    blas: Literal[BLAS_LIBRARIES] = "bundled"
 
 
 def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
@@ -76,6 +79,7 @@ def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
         if problem := check():  # in order: each relies on the shape the one before checked
             raise SubmissionRefused(f"{SOURCE}: malformed results: {problem}")
     apply_speedups(results.rows)
+    apply_scaling(results.rows)  # a submitted efficiency is recomputed from the samples, never taken on trust
     apply_peaks(results)
     canonical = json.dumps(results.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return results, hashlib.sha256(canonical.encode()).hexdigest()

@@ -14,7 +14,10 @@ from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, R
 
 MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
                     "train_flops_per_sample", "device_name", "framework_version", "threads", "stopped_by",
-                    "precision_target")
+                    "precision_target", "distributed_backend")
+# A data-parallel row's own fields (0007); world_size is None in rows kept before it, which were one process.
+SCALING_COLUMNS = ("aggregate_samples_per_second", "scaling_efficiency", "scaling_efficiency_ci_low",
+                   "scaling_efficiency_ci_high")
 
 
 def hardware_of(machine: Fingerprint) -> dict:
@@ -105,7 +108,8 @@ def new_result(row: Row, position: int) -> Result:
         warnings=[warning.model_dump() for warning in row.warnings], flop_convention=row.flop_convention,
         samples_per_second=row.samples_per_second, compile_seconds=row.compile_seconds,
         measured=row.measured is not None, plan_source=row.plan_source, also_labels=list(row.also_labels),
-        notes=list(row.notes), wall_seconds=row.wall_seconds,
+        notes=list(row.notes), wall_seconds=row.wall_seconds, world_size=row.world_size,
+        **{column: getattr(row, column) for column in SCALING_COLUMNS},
     )
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
@@ -135,7 +139,8 @@ def row_of(result: Result) -> Row:
         measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
         samples_per_second=result.samples_per_second, compile_seconds=result.compile_seconds,
         flop_convention=result.flop_convention, plan_source=result.plan_source, also_labels=result.also_labels or [],
-        notes=result.notes or [], wall_seconds=result.wall_seconds,
+        notes=result.notes or [], wall_seconds=result.wall_seconds, world_size=result.world_size or 1,
+        **{column: getattr(result, column) for column in SCALING_COLUMNS},
     )
 
 

@@ -110,6 +110,14 @@ class Result(Base):
     threads: Mapped[int | None] = mapped_column(Integer)
     stopped_by: Mapped[str | None] = mapped_column(String(20))  # why timing stopped (0005)
     precision_target: Mapped[float | None] = mapped_column(Float)  # the CI half-width asked for (0005)
+    distributed_backend: Mapped[str | None] = mapped_column(String(20))  # "gloo", "nccl"; None: one process (0007)
+    # Data-parallel rows (0007): None in rows written before, which were one process. The efficiency is derived from
+    # this row's and its one-process reference's samples by a bootstrap, and kept as the statistics are.
+    world_size: Mapped[int | None] = mapped_column(Integer)
+    aggregate_samples_per_second: Mapped[float | None] = mapped_column(Float)
+    scaling_efficiency: Mapped[float | None] = mapped_column(Float)
+    scaling_efficiency_ci_low: Mapped[float | None] = mapped_column(Float)
+    scaling_efficiency_ci_high: Mapped[float | None] = mapped_column(Float)
     # Statistics of the timed steps' seconds, derived from the samples.
     samples_per_second: Mapped[float | None] = mapped_column(Float)
     compile_seconds: Mapped[float | None] = mapped_column(Float)

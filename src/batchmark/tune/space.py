@@ -14,7 +14,8 @@ from typing import Iterable
 from batchmark.plans import DeviceSupport, Plan
 from batchmark.engine.plan import baseline
 from batchmark.frameworks import get_framework
-from batchmark.frameworks.runtime import SWITCH_FRAMEWORKS, WHY_NOT, allocator_unavailable, tensorflow_onednn_default
+from batchmark.frameworks.runtime import (SWITCH_FRAMEWORKS, WHY_NOT, allocator_unavailable, blas_unavailable,
+                                          tensorflow_onednn_default)
 from batchmark.machine import cpu_info
 from batchmark.results import Calibration
 from batchmark.workloads.registry import Workload
@@ -95,6 +96,11 @@ def runtime_candidates(framework: str, device: str, cpu_flags: Iterable[str] | N
         if applies("onednn"):
             flags = set(cpu_info().flags if cpu_flags is None else cpu_flags)
             switches.append(("onednn", not tensorflow_onednn_default(flags)))  # the other side of its own choice
+        if applies("blas"):
+            if (reason := blas_unavailable("openblas")) is None:
+                switches.append(("blas", "openblas"))
+            else:
+                pruned.append(("blas=openblas", reason))
     if applies("optimizer"):
         switches.append(("optimizer", "fused"))
         if device == "cuda":  # torch's own choice there: the same plan
