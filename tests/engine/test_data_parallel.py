@@ -66,7 +66,7 @@ def test_scaling_efficiency_is_the_reference_median_over_the_group_median(tmp_pa
                                   warmup=1, report=False, output=tmp_path / "run.json")
     reference, group = outcome.results.rows
     assert (reference.world_size, group.world_size) == (1, 2), [row.failure for row in outcome.results.rows]
-    assert reference.status == group.status == "ok"
+    assert reference.status == group.status == "ok", [row.failure for row in outcome.results.rows]
     assert reference.plan == group.plan and group.plan.threads == rank_threads(2, len(os.sched_getaffinity(0)))
     assert group.measured.distributed_backend == "gloo" and group.measured.threads == group.plan.threads
     assert group.aggregate_samples_per_second == pytest.approx(2 * group.samples_per_second)

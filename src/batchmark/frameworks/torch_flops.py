@@ -43,21 +43,31 @@ def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding,
 
 
 # torch 2.13 counts the CUDA kernels of scaled_dot_product_attention but not the CPU's flash kernel, which
-# F.scaled_dot_product_attention dispatches to on a CPU: attention would count zero. Same formulas as CUDA's.
-def _cpu_attention_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+# F.scaled_dot_product_attention dispatches to on a CPU: attention would count zero. And it counts a fused kernel's
+# backward as the kernel runs it, recomputing the scores (5 products, not 4): hardware FLOPs. MFU counts the
+# model's FLOPs, rematerialization excluded (PaLM, appendix B), and so do the plain math path, TensorFlow and JAX:
+# every attention backward here is twice its forward, so that the implementation a plan picks never changes a
+# row's FLOPs.
+def _attention_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _cpu_attention_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
-                                 **kwargs) -> int:
-    return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+def _attention_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                             **kwargs) -> int:
+    return 2 * flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+ATTENTION_BACKWARDS = (aten._scaled_dot_product_flash_attention_for_cpu_backward,
+                       aten._scaled_dot_product_flash_attention_backward,
+                       aten._scaled_dot_product_efficient_attention_backward,
+                       aten._scaled_dot_product_cudnn_attention_backward)
 
 
 def flop_counter_mode() -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping={
         aten.convolution_backward: _conv_backward_flop,
-        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flop,
-        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flop,
+        aten._scaled_dot_product_flash_attention_for_cpu: _attention_flop,
+        **{backward: _attention_backward_flop for backward in ATTENTION_BACKWARDS},
     })
 
 
