@@ -57,7 +57,7 @@ def test_the_transformers_follow_the_analytic_estimate():
     assert workload_flops.train_flops_per_sample("gpt2_124m", 128) == pytest.approx(
         6 * workload_flops.GPT2_MATMUL_PARAMETERS * 128 + 6 * 12 * 768 * 128**2)
     # ViT-B/16: ~35 GFLOP forward, three times that to train (Dosovitskiy et al.'s 17.6 G multiply-adds).
-    assert workload_flops.train_flops_per_sample("vit_b16", 224) == pytest.approx(105.4e9, rel=0.001)
+    assert workload_flops.train_flops_per_sample("vit_b16", 224) == pytest.approx(105.15e9, rel=0.001)
 
 
 def test_a_plugins_workload_has_no_figure():
