@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from batchmark.engine.stats import resampled_median_ci, summarize
 from batchmark.results import Calibration, Peak
 from batchmark.server import plausibility
 from tests import sample_runs
@@ -153,6 +155,27 @@ def test_inconsistent_rows_are_refused(change, message):
     change(run.rows[0])
     problems = plausibility.refusals(run)
     assert any(message in problem for problem in problems), problems
+
+
+def test_a_row_written_with_the_resampled_ci_is_accepted_and_a_made_up_ci_refused():
+    """Results files written before the exact CI carry the interval of 10,000 seeded resamples: still theirs."""
+    run = sample_runs.standard_run()
+    row = run.rows[0]
+    # Step times whose resampled interval is not the exact one (the two often agree: then nothing is tested)
+    for seed in range(100):
+        steps = [round(value, 4) for value in np.random.default_rng(seed).lognormal(1.0, 0.03, 8)]
+        exact = summarize(steps)
+        if resampled_median_ci(steps) != (exact.ci_low, exact.ci_high):
+            break
+    row.measured.step_seconds = steps
+    row.statistics = summarize(steps)
+    row.samples_per_second = row.batch_size / row.statistics.median
+    low, high = resampled_median_ci(steps)
+    assert (low, high) != (row.statistics.ci_low, row.statistics.ci_high)
+    row.statistics.ci_low, row.statistics.ci_high = low, high
+    assert plausibility.refusals(run) == []
+    row.statistics.ci_low = low * 0.9
+    assert any("statistics: ci_low do not match" in problem for problem in plausibility.refusals(run))
 
 
 def test_an_unverified_run_is_stored_with_its_reasons_and_kept_off_the_leaderboard(client, token):
