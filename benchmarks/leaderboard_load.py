@@ -4,14 +4,16 @@ For each code tree (the working tree, and with `--tree REF` an earlier commit be
 (a SQLite file, and a fresh database on the local PostgreSQL server when one answers), it starts
 `batchmark serve` from that tree on 127.0.0.1, makes upload tokens with that tree's own `batchmark token
 create` (so the schema is that tree's), submits SUBMITS distinct runs at once (each a standard suite: 20 rows
-of 12 timed steps, ~32 KB, made by that tree's own results code), then makes READS page and JSON reads,
-CONCURRENCY at a time. It checks with plain SQL that every run was stored exactly once, and prints one table:
+of 12 timed steps, ~32 KB, made by that tree's own results code), then reads 12 pages and JSON answers in turn,
+CONCURRENCY at a time, for READ_SECONDS with wrk (a C load generator: `apt-get install wrk`) or, where wrk is
+missing, READS reads with Python's httpx, which needs a core of its own at a few hundred reads a second and so
+measures itself as much as the server on 2 cores. It checks with plain SQL that every run was stored exactly once, and prints one table:
 reads/s, read latency p95, submits/s and lost submissions, per tree and database.
 
 The server's rate limit (60 submissions per token per hour by default) is left as it is: the submissions are
 spread over enough tokens. A tree whose `serve` has `--workers` gets WORKERS processes; an older one runs one.
 
-Run: .venv/bin/python benchmarks/leaderboard_load.py [--tree REF] [--submits 200] [--reads 3000] [--workers 2]
+Run: .venv/bin/python benchmarks/leaderboard_load.py [--tree REF] [--submits 200] [--read-seconds 10] [--workers 2]
 Nothing else may run on the machine meanwhile: on 2 cores a second process makes the numbers garbage.
 The goal (issue 16) on a 2-core machine with this load generator beside the server: >= 300 reads/s with
 p95 <= 100 ms, >= 30 submits/s, nothing lost, on SQLite and on PostgreSQL.
@@ -25,9 +27,9 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,7 +171,8 @@ async def timed(client: httpx.AsyncClient, limiter: asyncio.Semaphore, method: s
         return time.perf_counter() - started, status
 
 
-async def load(url: str, bodies: list[bytes], tokens: list[str], reads: int, concurrency: int):
+async def submit_all(url: str, bodies: list[bytes], tokens: list[str], concurrency: int):
+    """Every run POSTed at once (CONCURRENCY in flight), each body under its token; then the read paths."""
     limiter = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
@@ -181,15 +184,56 @@ async def load(url: str, bodies: list[bytes], tokens: list[str], reads: int, con
             for index, payload in enumerate(bodies)))
         submit_wall = time.perf_counter() - started
         machines = (await client.get("/api/v1/machines")).json()
-        keys = [machine["machine"] for machine in machines] * 4  # enough even when few machines were stored
-        run_ids = [json.loads(payload)["run_id"] for payload in bodies[:5]]
-        paths = ["/", "/leaderboard/mobilenetv3", "/api/v1/leaderboard/densenet121", "/machines", "/api/v1/runs",
-                 f"/machines/{keys[0]}", f"/compare?a={keys[0]}&b={keys[1]}", f"/api/v1/compare?a={keys[2]}&b={keys[3]}"]
-        paths += [f"/runs/{run_id}" for run_id in run_ids[:3]] + [f"/api/v1/runs/{run_ids[4]}"]
+    keys = [machine["machine"] for machine in machines] * 4  # enough even when few machines were stored
+    run_ids = [json.loads(payload)["run_id"] for payload in bodies[:5]]
+    paths = ["/", "/leaderboard/mobilenetv3", "/api/v1/leaderboard/densenet121", "/machines", "/api/v1/runs",
+             f"/machines/{keys[0]}", f"/compare?a={keys[0]}&b={keys[1]}", f"/api/v1/compare?a={keys[2]}&b={keys[3]}"]
+    paths += [f"/runs/{run_id}" for run_id in run_ids[:3]] + [f"/api/v1/runs/{run_ids[4]}"]
+    return submitted, submit_wall, paths
+
+
+async def read_with_httpx(url: str, paths: list[str], reads: int, concurrency: int) -> tuple[float, float, list]:
+    """READS reads by a Python client: (reads/s, p95 seconds, failed statuses). It needs about a core itself at a
+    few hundred reads a second, so on 2 cores it measures itself as much as the server: wrk is preferred."""
+    limiter = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         started = time.perf_counter()
         read = await asyncio.gather(*(timed(client, limiter, "GET", paths[index % len(paths)]) for index in range(reads)))
-        read_wall = time.perf_counter() - started
-    return submitted, submit_wall, read, read_wall
+        wall = time.perf_counter() - started
+    return len(read) / wall, p95([latency for latency, _ in read]), [status for _, status in read if status != 200]
+
+
+WRK_SCRIPT = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format("batchmark-load %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(95), errors.status + errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
+
+
+def read_with_wrk(url: str, paths: list[str], seconds: float, concurrency: int) -> tuple[float, float, list]:
+    """Reads for SECONDS by wrk (one thread, CONCURRENCY connections, the paths in turn): (reads/s, p95 seconds,
+    failures). A C load generator takes a small share of a core, so the server, not the client, is measured."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % ", ".join(json.dumps(path) for path in paths))
+    try:
+        done = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--timeout", "30s", "-s",
+                               script.name, url], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(script.name)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("batchmark-load ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary: {done.stdout.strip()} {done.stderr.strip()}")
+    requests, duration_us, p95_us, errors = map(int, line.split()[1:])
+    return requests / (duration_us / 1e6), p95_us / 1e6, ["error"] * errors
 
 
 def stored(database: str, run_ids: list[str]) -> int:
@@ -215,17 +259,21 @@ def measure(tree: Path, label: str, database: str, backend: str, runs_file: Path
     workers = options.workers if has_workers_option(tree) else 1
     process, url = start_server(tree, database, workers)
     try:
-        submitted, submit_wall, read, read_wall = asyncio.run(
-            load(url, bodies, tokens, options.reads, options.concurrency))
+        submitted, submit_wall, paths = asyncio.run(submit_all(url, bodies, tokens, options.concurrency))
+        if options.reader == "wrk":
+            reads_per_second, read_p95, read_errors = read_with_wrk(url, paths, options.read_seconds,
+                                                                    options.concurrency)
+        else:
+            reads_per_second, read_p95, read_errors = asyncio.run(
+                read_with_httpx(url, paths, options.reads, options.concurrency))
     finally:
         stop_server(process)
-    read_errors = [status for _, status in read if status != 200]
     submit_errors = [status for _, status in submitted if status != 201]
     for name, errors in (("reads", read_errors), ("submits", submit_errors)):
         if errors:
             print(f"  {label} on {backend}: {len(errors)} {name} failed: {sorted(map(str, errors))[:5]}", file=sys.stderr)
-    return Measured(label, backend, workers, len(read) / read_wall, p95([latency for latency, _ in read]) * 1000,
-                    len(read_errors), len(submitted) / submit_wall, len(submit_errors),
+    return Measured(label, backend, workers, reads_per_second, read_p95 * 1000, len(read_errors),
+                    len(submitted) / submit_wall, len(submit_errors),
                     stored(database, [json.loads(body)["run_id"] for body in bodies]))
 
 
@@ -279,7 +327,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", help="an earlier commit to measure beside the working tree")
     parser.add_argument("--submits", type=int, default=200)
-    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--reads", type=int, default=3000, help="reads made by the Python reader (--reader httpx)")
+    parser.add_argument("--read-seconds", type=float, default=10, help="how long wrk reads (--reader wrk)")
+    parser.add_argument("--reader", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                        help="the read load generator: wrk (apt-get install wrk) where installed, else Python's httpx")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="server processes, where the tree's serve has --workers")
     parser.add_argument("--databases", default="sqlite,postgresql",
@@ -310,8 +361,10 @@ def main() -> None:
                 finally:
                     if drop:
                         drop()
+    reads = (f"{options.read_seconds:.0f} s of reads by wrk" if options.reader == "wrk"
+             else f"{options.reads} reads by httpx")
     print(f"leaderboard load test on 127.0.0.1, {os.cpu_count()} CPU cores: {options.submits} distinct runs of 20 "
-          f"rows submitted at once, then {options.reads} reads of 12 pages and API calls, at most "
+          f"rows submitted at once (httpx), then {reads} of 12 pages and API calls in turn, at most "
           f"{options.concurrency} requests at a time")
     print(table(measured))
     print("goal: >= 300 reads/s with p95 <= 100 ms, >= 30 submits/s, 0 lost (lost: sent and not stored once)")
