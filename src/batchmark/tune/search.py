@@ -176,13 +176,13 @@ def pooled(trials: list[Trial]) -> Trial:
                  wall_seconds=sum(t.wall_seconds for t in trials))
 
 
-def standard_seconds(step: float, overhead: float, profile: Profile) -> float:
-    """What one standard measurement of a plan with this step time costs: process and build, warm-up, the
-    timed steps, and about one more step's work for counting its FLOPs."""
+def standard_seconds(step: float, overhead: float, rule: Profile | StopRule) -> float:
+    """What one measurement of a plan with this step time costs under `rule` (a profile's, or one confirming
+    process's): process and build, warm-up, the timed steps, and about one more step's work for its FLOPs."""
     # At worst the row runs to its time cap without reaching its precision target.
-    timed = max(profile.min_seconds, profile.max_seconds or 0.0)
-    steps = min(profile.max_steps, max(profile.min_steps, math.ceil(timed / step)))
-    return overhead + (profile.warmup_steps + steps + 1) * step
+    timed = max(rule.min_seconds, rule.max_seconds or 0.0)
+    steps = min(rule.max_steps, max(rule.min_steps, math.ceil(timed / step)))
+    return overhead + (rule.warmup_steps + steps + 1) * step
 
 
 class Search:
@@ -215,10 +215,7 @@ class Search:
                         profile.max_seconds / rounds if profile.max_seconds is not None else None)
 
     def _confirm_seconds(self, step: float) -> float:
-        rule, rounds = self._confirm_rule(), self.settings.confirm_rounds
-        timed = max(rule.min_seconds, rule.max_seconds or 0.0)
-        steps = min(rule.max_steps, max(rule.min_steps, math.ceil(timed / step)))
-        return rounds * (self.overhead + (rule.warmup_steps + steps + 1) * step)
+        return self.settings.confirm_rounds * standard_seconds(step, self.overhead, self._confirm_rule())
 
     def _short_cost(self) -> float:
         """A short trial's cost, as the baseline's was: its warm-up as measured (TensorFlow traces the step
