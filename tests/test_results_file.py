@@ -42,9 +42,13 @@ def test_a_results_file_of_the_first_schema_still_loads_typed_and_unchanged():
         assert row.pop("world_size") == 1  # one process, as every row was before data-parallel rows
         assert [row.pop(key) for key in ("aggregate_samples_per_second", "scaling_efficiency",
                                          "scaling_efficiency_ci_low", "scaling_efficiency_ci_high")] == [None] * 4
+        assert [row.pop(key) for key in ("joules_per_batch", "average_watts", "samples_per_joule",
+                                         "energy_note")] == [None] * 4
         if row["measured"] is not None:
             assert (row["measured"].pop("stopped_by"), row["measured"].pop("precision_target")) == (None, None)
             assert row["measured"].pop("distributed_backend") is None
+            assert (row["measured"].pop("energy"), row["measured"].pop("energy_missing"),
+                    row["measured"].pop("clocks")) == (None, None, [])
         assert {switch: row["plan"].pop(switch) for switch in RUNTIME_DEFAULTS} == RUNTIME_DEFAULTS
     assert written == original
 

@@ -64,6 +64,27 @@ class RowWarning(BaseModel):
     message: str
 
 
+class EnergyReading(BaseModel):
+    """What an energy meter counted over a row's timed steps: one reading just before the first timed step and one
+    just after the last (telemetry/energy.py). Raw: the per-batch figures are derived from it (`apply_energy`)."""
+
+    meter: str  # "nvml" (an NVIDIA GPU's total-energy counter) or "rapl" (the CPU packages' counters)
+    domains: list[str]  # what it counted: "GPU 0: NVIDIA H200", "package-0"
+    joules: float = Field(ge=0)
+    seconds: float = Field(gt=0)  # the wall time between the two readings
+    steps: int = Field(ge=1)  # the timed steps inside that window
+
+
+class ClockSample(BaseModel):
+    """The clocks at one moment of a row's timed steps, read by a sampling thread between (never inside) the
+    framework's work (telemetry/clocks.py). A field is None where this machine has no such reading."""
+
+    seconds: float  # since the first timed step began
+    cpu_mhz: float | None = None  # the fastest core's current frequency: a throttle caps them all
+    gpu_sm_mhz: float | None = None
+    gpu_temperature_c: float | None = None
+    throttle_reasons: list[str] = Field(default_factory=list)  # NVML's active thermal/power reasons, by name
+
 class WorkerOutput(BaseModel):
     """What one worker measured: the raw data of one (workload, plan) run."""
 
@@ -85,6 +106,11 @@ class WorkerOutput(BaseModel):
     precision_target: float | None = None  # the CI half-width asked for, as a fraction of the median
     # Data-parallel rows: the process group's backend ("gloo" on CPU, "nccl" on CUDA); None for one process.
     distributed_backend: Literal["gloo", "nccl"] | None = None
+    # Energy over the timed steps, or why there is none (no meter here, or not readable by this user). Both None in
+    # files written before energy was kept.
+    energy: EnergyReading | None = None
+    energy_missing: str | None = None
+    clocks: list[ClockSample] = Field(default_factory=list)  # sampled during the timed steps; empty: no clock here
 
     @field_validator("losses", mode="before")
     @classmethod
@@ -174,6 +200,12 @@ class Row(BaseModel):
     scaling_efficiency_ci_high: float | None = None
     achieved_flops_per_second: float | None = None  # train FLOPs per sample x samples/s; derived
     percent_of_peak: float | None = None  # of the run's calibrated peak for this row's device and precision; derived
+    # From `measured.energy`; derived (apply_energy). None with `energy_note` saying why: no meter, or a window too
+    # short for the meter's resolution.
+    joules_per_batch: float | None = None
+    average_watts: float | None = None
+    samples_per_joule: float | None = None
+    energy_note: str | None = None
 
 
 class NotRun(BaseModel):
@@ -256,6 +288,31 @@ def apply_peaks(results: "ResultsFile") -> None:
                 f"{row.plan.precision} peak of {peak.flops_per_second / 1e9:.1f} GFLOP/s "
                 f"({results.calibration.describe()}): that peak was measured on a busy machine, so no % of peak "
                 f"is shown; run `batchmark calibrate --force` on a quiet one")))
+
+
+# NVML's energy counter moves every 20-100 ms: over a shorter window than this, two readings' difference is mostly
+# where they fell on that grid, not the work done. Also applied to RAPL, whose counters move every millisecond, so
+# that a row's energy means the same on every meter.
+ENERGY_MIN_SECONDS = 1.0
+
+
+def apply_energy(row: Row) -> None:
+    """Joules per batch, average watts and samples per joule of a row, from its meter's reading over the timed steps;
+    derived, never stored. Without a reading, or over a window too short to resolve, `energy_note` says why."""
+    row.joules_per_batch = row.average_watts = row.samples_per_joule = row.energy_note = None
+    if row.status != "ok" or row.measured is None:
+        return
+    reading = row.measured.energy
+    if reading is None:
+        row.energy_note = row.measured.energy_missing
+    elif reading.seconds < ENERGY_MIN_SECONDS:
+        row.energy_note = (f"the timed steps took {reading.seconds:.2f} s, under the {ENERGY_MIN_SECONDS:g} s an "
+                           f"energy counter needs to be read to better than its update interval: too coarse to "
+                           f"report; raise --steps")
+    else:
+        row.joules_per_batch = reading.joules / reading.steps
+        row.average_watts = reading.joules / reading.seconds
+        row.samples_per_joule = row.batch_size / row.joules_per_batch if row.joules_per_batch > 0 else None
 
 
 # A results file nests about 6 levels deep (rows.0.measured.step_seconds.0); a fingerprint's extra fields a few

@@ -158,6 +158,35 @@ def scaling(index: int, row: Row) -> Sentence:
                     f" × the one-process row's throughput")
 
 
+NOT_AVAILABLE = "n/a"  # energy where this machine has no meter: the reason is said once, under the table
+
+
+def has_energy(rows: list[Row]) -> bool:
+    """Whether any row has an energy reading: only then do the tables give energy columns of their own."""
+    return any(row.joules_per_batch is not None for row in rows)
+
+
+def energy_cells(row: Row) -> tuple[str, str, str]:
+    """(J/batch, W, samples/J) of a row: three significant digits, "n/a" where there is no reading."""
+    if row.joules_per_batch is None:
+        return NOT_AVAILABLE, NOT_AVAILABLE, NOT_AVAILABLE
+    return (f"{row.joules_per_batch:.3g}", f"{row.average_watts:.3g}",
+            NOT_AVAILABLE if row.samples_per_joule is None else f"{row.samples_per_joule:.3g}")
+
+
+def energy_unavailable(rows: list[Row]) -> list[Sentence]:
+    """Why energy is n/a, each reason once with the [n] of the rows it is about (all rows: no list)."""
+    reasons: dict[str, list[int]] = {}
+    for index, row in enumerate(rows, start=1):
+        if row.status == "ok" and row.joules_per_batch is None and row.energy_note:
+            reasons.setdefault(row.energy_note, []).append(index)
+    measured = sum(1 for row in rows if row.status == "ok")
+    return [sentence(Phrase("energy n/a", "muted"),
+                     "" if len(indices) == measured else f" ({', '.join(f'[{index}]' for index in indices)})",
+                     Phrase(f": {reason}", "muted"))
+            for reason, indices in reasons.items()]
+
+
 def not_run(entry) -> Sentence:
     """A row the budget could not afford, under the table."""
     return sentence(Phrase(f"not run: {where(entry.workload, entry.framework, entry.plan_label)}: ", "warn"),

@@ -55,12 +55,15 @@ def results_table(results: ResultsFile) -> Table:
     for header in ("batch", "s/batch median", "95% CI", "samples/s", "model FLOP/s", "% peak", "compile s",
                    "warm-up s", "peak mem", "vs baseline"):
         table.add_column(header, justify="right", no_wrap=True)
+    energy = wording.has_energy(results.rows)  # else one line under the table says why there is none
+    for header in ("J/batch", "W", "samples/J") if energy else ():
+        table.add_column(header, justify="right", no_wrap=True)
     table.add_column("notes")
     for index, row in enumerate(results.rows, start=1):
         batch = batch_shape(row.workload, row.batch_size, row.image_size)
         if row.status == "failed":
             table.add_row(row.workload, row.framework, plan_cell(row), batch, styled(wording.failed(row)),
-                          "", "", "", "", "", "", "", "", f"[{index}]")
+                          "", "", "", "", "", "", "", "", *(("", "", "") if energy else ()), f"[{index}]")
             continue
         stats, measured = row.statistics, row.measured
         notes = f"[{index}] {len(row.warnings)} warning(s)" if row.warnings else ""
@@ -75,6 +78,7 @@ def results_table(results: ResultsFile) -> Table:
             f"{sum(measured.warmup_seconds):.1f}",
             wording.human_bytes(measured.peak_memory_bytes),
             styled(wording.speedup(row.speedup_vs_baseline, row.plan_label == "baseline")),
+            *(wording.energy_cells(row) if energy else ()),
             notes,
         )
     return table
@@ -93,6 +97,8 @@ def print_results(results: ResultsFile, console: Console) -> None:
             console.print(styled(wording.scaling(index, row)))
         for warning in row.warnings:
             console.print(styled(wording.row_warning(index, row, warning)))
+    for line in wording.energy_unavailable(results.rows):
+        console.print(styled(line))
     for entry in results.not_run:
         console.print(styled(wording.not_run(entry)))
     if results.interrupted:

@@ -36,8 +36,9 @@ from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.machine import Fingerprint
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
 from batchmark.frameworks.runtime import worker_environment
-from batchmark.results import (Failure, NotRun, ResultsFile, Row, RowWarning, WorkerOutput, apply_peaks,
-                               apply_speedups)
+from batchmark.results import (Failure, NotRun, ResultsFile, Row, RowWarning, WorkerOutput, apply_energy,
+                               apply_peaks, apply_speedups)
+from batchmark.telemetry.clocks import CLOCKS_THROTTLED, throttling
 from batchmark.workloads.registry import get_workload
 
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")  # "auto" picks the first one a framework can use
@@ -258,7 +259,7 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
     if job.plan.compile != "off":
         # What warm-up cost above the steady state: compilation, autotuning, recompiles.
         compile_seconds = sum(max(0.0, seconds - statistics.median) for seconds in output.warmup_seconds)
-    return Row(
+    row = Row(
         status="ok", measured=output, statistics=statistics,
         warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(
             output.step_seconds, output.precision_target, output.stopped_by)],
@@ -266,6 +267,10 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
         compile_seconds=compile_seconds,
         **common,
     )
+    if (throttled := throttling(output.clocks)) is not None:
+        row.warnings.append(RowWarning(code=CLOCKS_THROTTLED, message=throttled))
+    apply_energy(row)
+    return row
 
 
 def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,

@@ -103,6 +103,15 @@ class Measurement:
 Progress = Callable[[str], None]
 
 
+class Window(Protocol):
+    """What watches the timed steps from outside them (telemetry/window.py: energy, clocks): started just before
+    the first timed step and stopped just after the last, never inside one."""
+
+    def start(self) -> None: ...
+
+    def stop(self, steps: int) -> None: ...
+
+
 def timed_step(session: Session, clock: Callable[[], float]) -> tuple[float, float]:
     """One synchronized step: (seconds, loss)."""
     session.synchronize()  # nothing queued earlier may be billed to this step
@@ -115,10 +124,11 @@ def timed_step(session: Session, clock: Callable[[], float]) -> tuple[float, flo
 
 def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.perf_counter,
             progress: Progress = lambda message: None,
-            slowest: Callable[[float], float] = lambda seconds: seconds) -> Measurement:
+            slowest: Callable[[float], float] = lambda seconds: seconds, window: Window | None = None) -> Measurement:
     """Warm-up, then timed steps until `rule` stops them. `slowest` turns this process's time for a step into the
     slowest process's, for a step that several processes took together (the ranks of a data-parallel row): the
-    step is not over until they all are, and every rank then stops at the same step."""
+    step is not over until they all are, and every rank then stops at the same step. `window` brackets the timed
+    steps."""
     result = Measurement()
     for index in range(rule.warmup_steps):
         progress(f"warm-up {index + 1}/{rule.warmup_steps}")
@@ -127,6 +137,8 @@ def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.
         if rule.cannot_fit(result.warmup_seconds, result.step_seconds):
             result.stopped_by = OVER_TIME_CAP
             return result
+    if window is not None:
+        window.start()
     while True:
         precision = current_precision(result.step_seconds, rule)
         if (reason := rule.stop_reason(result.step_seconds, precision)) is not None:
@@ -142,6 +154,8 @@ def measure(session: Session, rule: StopRule, clock: Callable[[], float] = time.
         if rule.give_up_above is not None and seconds > rule.give_up_above:
             reason = "clearly losing"
             break
+    if window is not None:
+        window.stop(len(result.step_seconds))
     result.stopped_by = reason
     return result
 

@@ -31,6 +31,7 @@ from batchmark.engine.data_parallel import AGENT_VARIABLE, rank_reply_path
 from batchmark.engine.lifetime import die_with_parent
 from batchmark.engine.timing import OVER_TIME_CAP, StopRule, measure
 from batchmark.results import Failure, WorkerOutput
+from batchmark.telemetry.window import TimedWindow
 
 
 class RunSpec(BaseModel):
@@ -110,12 +111,13 @@ def run(spec: RunSpec) -> WorkerOutput:
                     spec.max_seconds, spec.give_up_above, steps_allowance(spec, setup_seconds))
     session = prepared.session
     distributed_backend = None
+    window = TimedWindow.open(plan.device, spec.data_parallel)  # NVML's start and the meter's checks: before timing
     if spec.data_parallel:
-        measurement = measure(session, rule, progress=progress, slowest=session.slowest)
+        measurement = measure(session, rule, progress=progress, slowest=session.slowest, window=window)
         distributed_backend = session.backend
         session.close()
     else:
-        measurement = measure(session, rule, progress=progress)
+        measurement = measure(session, rule, progress=progress, window=window)
     peak_memory, memory_kind = prepared.device.peak_memory()
     forward_flops = train_flops = None
     if spec.count_flops and reporting:
@@ -136,6 +138,9 @@ def run(spec: RunSpec) -> WorkerOutput:
         framework_version=backend.version(),
         threads=backend.threads(),
         distributed_backend=distributed_backend,
+        energy=window.energy,
+        energy_missing=window.energy_missing,
+        clocks=window.clocks,
     )
 
 

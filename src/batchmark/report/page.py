@@ -72,6 +72,23 @@ def flops_per_second_cell(row: Row) -> Cell:
                       + (f"; % of this machine's calibrated {row.plan.precision} peak" if share else ""))
 
 
+def energy_cell(row: Row) -> Cell:
+    """Joules per batch and samples per joule; "n/a" where no meter read the row, its reason in the footer."""
+    if row.joules_per_batch is None:
+        return Cell("energy", wording.NOT_AVAILABLE, css="muted", title=row.energy_note or "")
+    reading = row.measured.energy
+    per_joule = "" if row.samples_per_joule is None else f" · {row.samples_per_joule:.3g} samples/J"
+    return Cell("energy", f"{row.joules_per_batch:.3g} J{per_joule}", exact(row.joules_per_batch),
+                title=f"{row.average_watts:.3g} W on average over {reading.seconds:.1f} s of timed steps "
+                      f"({reading.meter}: {', '.join(reading.domains)})")
+
+
+def energy_reasons(runs: list[ResultsFile]) -> list[str]:
+    """Why energy is n/a, each reason once across the runs shown."""
+    return list(dict.fromkeys(row.energy_note for run in runs for row in run.rows
+                              if row.status == "ok" and row.joules_per_batch is None and row.energy_note))
+
+
 def measured_cells(row: Row) -> list[Cell]:
     stats, measured = row.statistics, row.measured
     return [
@@ -96,13 +113,14 @@ def plan_switches(row: Row) -> list[str]:
     return words + ([wording.plan_source_tag(row.plan_source)] if row.plan_source else [])
 
 
-def table_rows(runs: list[ResultsFile]) -> list[TableRow]:
+def table_rows(runs: list[ResultsFile], energy: bool = False) -> list[TableRow]:
+    """With `energy`, an energy column: only when some row has a reading (else the footer says why not)."""
     rows, previous = [], None
     for label, run in zip(run_labels(runs), runs):
         for row in run.rows:
             group = (label, row.workload)
-            rows.append(TableRow(label, row, plan_switches(row), group != previous,
-                                 measured_cells(row) if is_measured(row) else []))
+            cells = measured_cells(row) + ([energy_cell(row)] if energy else []) if is_measured(row) else []
+            rows.append(TableRow(label, row, plan_switches(row), group != previous, cells))
             previous = group
     return rows
 
@@ -221,8 +239,12 @@ def render_report(runs: list[ResultsFile], title: str | None = None) -> str:
     if not runs:
         raise ValueError("a report needs at least one run; pass the results of one or more `batchmark run`s")
     conventions = list(dict.fromkeys(row.flop_convention for run in runs for row in run.rows)) or [FLOP_CONVENTION]
-    rows = table_rows(runs)
+    energy = any(wording.has_energy(run.rows) for run in runs)
+    rows = table_rows(runs, energy)
     return environment().get_template("report.html.j2").render(
+        energy=energy,
+        energy_reasons=energy_reasons(runs),
+        columns=12 if energy else 11,
         title=title or DEFAULT_TITLE,
         several_runs=len(runs) > 1,
         runs=run_summaries(runs),

@@ -22,8 +22,10 @@ from batchmark.frameworks import COMPILE_MODES, FRAMEWORKS
 from batchmark.frameworks.runtime import inapplicable_switch
 from batchmark.plans import (ALLOCATORS, ATTENTIONS, BLAS_LIBRARIES, DEVICES, OMP_WAIT_POLICIES, OPTIMIZERS,
                              PRECISIONS, Plan)
-from batchmark.results import ResultsFile, ResultsFormatError, apply_peaks, apply_speedups, parse_results
+from batchmark.results import (ResultsFile, ResultsFormatError, apply_energy, apply_peaks, apply_speedups,
+                               parse_results)
 from batchmark.store.tables import Machine, Result, Run
+from batchmark.telemetry.clocks import MAX_SAMPLES as MAX_CLOCK_SAMPLES, THROTTLE_REASONS
 
 
 SOURCE = "request body"
@@ -75,12 +77,15 @@ def parse_submission(body: bytes) -> tuple[ResultsFile, str]:
     except RecursionError:
         raise SubmissionRefused(f"{SOURCE}: JSON nested too deeply") from None
     data = results.model_dump(mode="python")
-    for check in (lambda: bad_value(data), lambda: bad_shape(results), lambda: too_long(results)):
+    for check in (lambda: bad_value(data), lambda: bad_shape(results), lambda: too_long(results),
+                  lambda: bad_energy(results)):
         if problem := check():  # in order: each relies on the shape the one before checked
             raise SubmissionRefused(f"{SOURCE}: malformed results: {problem}")
     apply_speedups(results.rows)
     apply_scaling(results.rows)  # a submitted efficiency is recomputed from the samples, never taken on trust
     apply_peaks(results)
+    for row in results.rows:
+        apply_energy(row)  # a client's joules per batch are recomputed from its meter's reading
     canonical = json.dumps(results.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return results, hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -144,6 +149,63 @@ def bad_shape(results: ResultsFile) -> str | None:
             return f"rows.{index}.framework: {row.framework!r} differs from its plan's framework {plan.framework!r}"
         if (problem := inapplicable_switch(Plan(**plan.model_dump()))) is not None:
             return f"rows.{index}.plan: {problem}"
+    return None
+
+
+# A meter's reading is the client's claim, and cheap to bound: the most one domain (a GPU, a CPU package) draws is
+# about 1.2 kW (a GB200's GPU); a generous bound refuses made-up watts without refusing any real device.
+MAX_WATTS_PER_DOMAIN = 2000.0
+# The window spans the timed steps and the gaps between them, so it is never shorter than their sum; a client clock
+# may round, so a little slack.
+WINDOW_SLACK = 0.99
+
+
+MAX_ENERGY_DOMAINS = 16  # a machine's GPUs or CPU packages in one row: 8 GPUs is the largest common node
+MAX_TELEMETRY_TEXT = 200  # a domain's name ("GPU 0: NVIDIA H200"), and the reason there is no meter, shorter still
+KNOWN_THROTTLE_REASONS = frozenset(THROTTLE_REASONS.values())
+
+
+def bad_telemetry(row, where: str) -> str | None:
+    """Clocks and meter text within what batchmark's own sampler and meters write: bounded lists of bounded
+    strings, and throttle reasons by their known names (each is stored, and shown on the run page)."""
+    measured = row.measured
+    if len(measured.clocks) > MAX_CLOCK_SAMPLES:
+        return f"{where}.clocks: {len(measured.clocks)} samples, at most {MAX_CLOCK_SAMPLES} a row"
+    for position, sample in enumerate(measured.clocks):
+        unknown = [reason for reason in sample.throttle_reasons if reason not in KNOWN_THROTTLE_REASONS]
+        if unknown or len(sample.throttle_reasons) > len(KNOWN_THROTTLE_REASONS):
+            return (f"{where}.clocks.{position}.throttle_reasons: {unknown[:1] or 'too many'}; allowed: "
+                    f"{', '.join(sorted(KNOWN_THROTTLE_REASONS))}")
+    if measured.energy_missing is not None and len(measured.energy_missing) > MAX_TELEMETRY_TEXT:
+        return f"{where}.energy_missing: {len(measured.energy_missing)} characters, at most {MAX_TELEMETRY_TEXT}"
+    reading = measured.energy
+    if reading is not None and (len(reading.domains) > MAX_ENERGY_DOMAINS
+                                or any(len(domain) > MAX_TELEMETRY_TEXT for domain in reading.domains)):
+        return (f"{where}.energy.domains: at most {MAX_ENERGY_DOMAINS} names of at most {MAX_TELEMETRY_TEXT} "
+                f"characters")
+    return None
+
+
+def bad_energy(results: ResultsFile) -> str | None:
+    """An energy reading that cannot be: no positive watts, more than its domains can draw, or a window that does not
+    hold the timed steps it claims; and clocks or meter text beyond what batchmark writes."""
+    for index, row in enumerate(results.rows):
+        if row.measured is not None and (problem := bad_telemetry(row, f"rows.{index}.measured")):
+            return problem
+        reading = row.measured.energy if row.measured is not None else None
+        if reading is None:
+            continue
+        where = f"rows.{index}.measured.energy"
+        watts, bound = reading.joules / reading.seconds, MAX_WATTS_PER_DOMAIN * max(len(reading.domains), 1)
+        if not 0 < watts <= bound:
+            return (f"{where}: {reading.joules:g} J over {reading.seconds:g} s is {watts:.4g} W; a reading must be "
+                    f"positive and at most {bound:g} W ({MAX_WATTS_PER_DOMAIN:g} W per domain, "
+                    f"{len(reading.domains)} domain(s))")
+        steps = row.measured.step_seconds
+        if reading.steps != len(steps):
+            return f"{where}.steps: {reading.steps}, but the row has {len(steps)} timed steps"
+        if reading.seconds < WINDOW_SLACK * sum(steps):
+            return f"{where}.seconds: {reading.seconds:g} s is shorter than the {sum(steps):g} s of its timed steps"
     return None
 
 

@@ -9,7 +9,7 @@ import struct
 
 from batchmark.machine import Fingerprint
 from batchmark.results import (Calibration, Failure, NotRun, ResultsFile, Row, RowWarning, Screening, Statistics,
-                               WorkerOutput, apply_peaks, apply_speedups)
+                               WorkerOutput, apply_energy, apply_peaks, apply_speedups)
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
 
 MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
@@ -18,6 +18,8 @@ MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forwar
 # A data-parallel row's own fields (0007); world_size is None in rows kept before it, which were one process.
 SCALING_COLUMNS = ("aggregate_samples_per_second", "scaling_efficiency", "scaling_efficiency_ci_low",
                    "scaling_efficiency_ci_high")
+# Energy per batch (0008), derived from the measured reading and kept as columns for the leaderboard.
+ENERGY_COLUMNS = ("joules_per_batch", "average_watts", "samples_per_joule")
 
 
 def hardware_of(machine: Fingerprint) -> dict:
@@ -110,10 +112,14 @@ def new_result(row: Row, position: int) -> Result:
         measured=row.measured is not None, plan_source=row.plan_source, also_labels=list(row.also_labels),
         notes=list(row.notes), wall_seconds=row.wall_seconds, world_size=row.world_size,
         **{column: getattr(row, column) for column in SCALING_COLUMNS},
+        **{column: getattr(row, column) for column in ENERGY_COLUMNS},
     )
     if row.measured is not None:
         for column in MEASURED_COLUMNS:
             setattr(result, column, getattr(row.measured, column))
+        result.energy = row.measured.energy.model_dump() if row.measured.energy else None
+        result.energy_missing = row.measured.energy_missing
+        result.clocks = [sample.model_dump() for sample in row.measured.clocks]
         result.samples = [Sample(series=series, packed=pack(getattr(row.measured, series))) for series in SAMPLE_SERIES]
     if row.statistics is not None:
         for column in STATISTICS_COLUMNS:
@@ -126,14 +132,15 @@ def row_of(result: Result) -> Row:
     if result.measured:
         series = {name: [] for name in SAMPLE_SERIES}
         series.update((sample.series, unpack(sample.packed)) for sample in result.samples)
-        measured = WorkerOutput(**{column: getattr(result, column) for column in MEASURED_COLUMNS}, **series)
+        measured = WorkerOutput(**{column: getattr(result, column) for column in MEASURED_COLUMNS}, **series,
+                                energy=result.energy, energy_missing=result.energy_missing, clocks=result.clocks or [])
     statistics = None
     if result.median is not None:
         statistics = Statistics(**{column: getattr(result, column) for column in STATISTICS_COLUMNS})
     failure = None
     if result.failure_kind is not None:
         failure = Failure(kind=result.failure_kind, message=result.failure_message or "", log=result.failure_log)
-    return Row(
+    row = Row(
         workload=result.workload, framework=result.framework, plan_label=result.plan_label, plan=result.plan,
         batch_size=result.batch_size, image_size=result.image_size, status=result.status, failure=failure,
         measured=measured, statistics=statistics, warnings=[RowWarning(**warning) for warning in result.warnings],
@@ -142,6 +149,8 @@ def row_of(result: Result) -> Row:
         notes=result.notes or [], wall_seconds=result.wall_seconds, world_size=result.world_size or 1,
         **{column: getattr(result, column) for column in SCALING_COLUMNS},
     )
+    apply_energy(row)  # the per-batch figures and, without them, why: from the reading, as the run derived them
+    return row
 
 
 def results_of(run: Run) -> ResultsFile:

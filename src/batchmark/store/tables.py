@@ -118,6 +118,14 @@ class Result(Base):
     scaling_efficiency: Mapped[float | None] = mapped_column(Float)
     scaling_efficiency_ci_low: Mapped[float | None] = mapped_column(Float)
     scaling_efficiency_ci_high: Mapped[float | None] = mapped_column(Float)
+    # Energy over the timed steps (0008): the meter's raw reading or why there is none, and the clocks sampled
+    # meanwhile, as the worker wrote them; the per-batch figures are derived from the reading (results.apply_energy).
+    energy: Mapped[dict | None] = mapped_column(JSON)
+    energy_missing: Mapped[str | None] = mapped_column(Text)
+    clocks: Mapped[list | None] = mapped_column(JSON)
+    joules_per_batch: Mapped[float | None] = mapped_column(Float)
+    average_watts: Mapped[float | None] = mapped_column(Float)
+    samples_per_joule: Mapped[float | None] = mapped_column(Float)
     # Statistics of the timed steps' seconds, derived from the samples.
     samples_per_second: Mapped[float | None] = mapped_column(Float)
     compile_seconds: Mapped[float | None] = mapped_column(Float)

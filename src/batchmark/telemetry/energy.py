@@ -1,0 +1,166 @@
+"""Energy over a row's timed steps: an NVIDIA GPU's total-energy counter (NVML) or the CPU packages' RAPL counters.
+
+A meter is read once just before the first timed step and once just after the last, in the worker (engine/timing.py
+calls the window's start and stop outside every step), so nothing is added to a step's time and the energy is the
+work of exactly those steps and the short gaps between them.
+
+Why not zeus (`ZeusMonitor`), which covers the same meters: it pulls pandas, scikit-learn, amdsmi, tyro and httpx
+into every install of a benchmark; its RAPL reader tracks wraparound with a polling process that would run beside
+the steps it measures, competing for the CPU; and it synchronizes only torch, JAX and CuPy, where our sessions
+synchronize themselves (TensorFlow and MLX included). Two readings of two counters are a few lines: NVML through
+`nvidia-ml-py` (NVIDIA's kept binding, the `nvml` extra), RAPL from sysfs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from batchmark.results import EnergyReading
+
+POWERCAP = Path("/sys/class/powercap")
+# A CPU package's domain: `intel-rapl:0`, also on AMD (the kernel names AMD's RAPL the same). Sub-domains
+# (`intel-rapl:0:0`, cores and uncore) are inside their package's count and would count twice.
+PACKAGE_DOMAIN = re.compile(r"intel-rapl:\d+")
+
+
+class Meter(Protocol):
+    """A cumulative energy counter: `read` its raw state, `joules` between two states."""
+
+    name: str
+    domains: list[str]
+
+    def read(self) -> tuple[int, ...]: ...
+
+    def joules(self, before: tuple[int, ...], after: tuple[int, ...]) -> float: ...
+
+
+@dataclass
+class RaplMeter:
+    """The CPU packages' RAPL counters (microjoules), which wrap to zero at `max_energy_range_uj`: a window shorter
+    than one wrap (about 260 kJ, over 20 minutes at 200 W, far longer than a row) is corrected exactly."""
+
+    folders: list[Path]
+    ranges: list[int]  # each counter's max_energy_range_uj
+    domains: list[str]
+    name: str = "rapl"
+
+    def read(self) -> tuple[int, ...]:
+        return tuple(int((folder / "energy_uj").read_text()) for folder in self.folders)
+
+    def joules(self, before: tuple[int, ...], after: tuple[int, ...]) -> float:
+        total = 0
+        for start, end, wrap in zip(before, after, self.ranges):
+            total += end - start if end >= start else end + wrap - start
+        return total / 1e6
+
+
+@dataclass
+class NvmlMeter:
+    """One GPU's total energy since the driver loaded, in millijoules (Volta and newer)."""
+
+    nvml: Any  # the pynvml module
+    handle: Any
+    domains: list[str]
+    name: str = "nvml"
+
+    def read(self) -> tuple[int, ...]:
+        return (int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)),)
+
+    def joules(self, before: tuple[int, ...], after: tuple[int, ...]) -> float:
+        return (after[0] - before[0]) / 1e3
+
+
+def rapl_meter(root: Path = POWERCAP) -> RaplMeter | str:
+    """The packages' meter, or why there is none here."""
+    if not root.is_dir():
+        return f"no energy meter: {root} is absent (no RAPL here, as on most virtual machines)"
+    packages = sorted((folder for folder in root.iterdir() if PACKAGE_DOMAIN.fullmatch(folder.name)),
+                      key=lambda folder: int(folder.name.split(":")[1]))
+    if not packages:
+        return f"no energy meter: {root} has no RAPL package domain (intel-rapl:N)"
+    try:
+        ranges = [int((folder / "max_energy_range_uj").read_text()) for folder in packages]
+        meter = RaplMeter(packages, ranges, [_domain_name(folder) for folder in packages])
+        meter.read()
+    except PermissionError:
+        return (f"no energy meter: {root}/intel-rapl:*/energy_uj is readable by root only (since Linux 5.10); "
+                f"`sudo chmod o+r {root}/intel-rapl:*/energy_uj` lets batchmark read it")
+    except (OSError, ValueError) as error:
+        return f"no energy meter: cannot read RAPL under {root}: {error}"
+    return meter
+
+
+def _domain_name(folder: Path) -> str:
+    try:
+        return (folder / "name").read_text().strip()
+    except OSError:
+        return folder.name
+
+
+def load_nvml() -> Any | str:
+    """pynvml, initialized, or why not."""
+    try:
+        import pynvml
+    except ImportError:
+        return "no energy meter: nvidia-ml-py is not installed (pip install 'batchmark[nvml]')"
+    try:
+        pynvml.nvmlInit()
+    except Exception as error:  # NVMLError_LibraryNotFound, _DriverNotLoaded, ...: no NVIDIA driver here
+        return f"no NVIDIA GPU: NVML did not start ({error})"
+    return pynvml
+
+
+def visible_gpu(nvml: Any) -> Any:
+    """The NVML handle of the GPU a CUDA row runs on: the first of CUDA_VISIBLE_DEVICES (an index or a UUID), else
+    GPU 0. NVML numbers GPUs in PCI order; CUDA does too where CUDA_DEVICE_ORDER=PCI_BUS_ID, and on one GPU."""
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
+    if first.isdigit():
+        return nvml.nvmlDeviceGetHandleByIndex(int(first))
+    return nvml.nvmlDeviceGetHandleByUUID(first)
+
+
+def nvml_meter(nvml: Any) -> NvmlMeter | str:
+    try:
+        handle = visible_gpu(nvml)
+        name = nvml.nvmlDeviceGetName(handle)
+        meter = NvmlMeter(nvml, handle, [f"GPU: {name.decode() if isinstance(name, bytes) else name}"])
+        meter.read()
+    except Exception as error:  # NVMLError_NotSupported before Volta
+        return f"no energy meter: this GPU's NVML has no total-energy counter ({error})"
+    return meter
+
+
+def open_meter(device: str, root: Path = POWERCAP, nvml: Any | None = None) -> Meter | str:
+    """The meter that counts what a row on `device` uses, or the one-line reason there is none: the GPU's own
+    counter for a CUDA row, the CPU packages' for a CPU row (they count the whole socket, other processes too)."""
+    if device == "cuda":
+        nvml = load_nvml() if nvml is None else nvml
+        return nvml if isinstance(nvml, str) else nvml_meter(nvml)
+    if device == "cpu":
+        return rapl_meter(root)
+    return f"no energy meter read on {device} by batchmark yet"
+
+
+@dataclass
+class EnergyWindow:
+    """One meter's readings around the timed steps."""
+
+    meter: Meter
+    before: tuple[int, ...] | None = None
+    reading: EnergyReading | None = None
+
+    def start(self, now: float) -> None:
+        self.started = now
+        self.before = self.meter.read()
+
+    def stop(self, now: float, steps: int) -> None:
+        after = self.meter.read()
+        if self.before is None or steps < 1 or now <= self.started:
+            return
+        self.reading = EnergyReading(meter=self.meter.name, domains=self.meter.domains,
+                                     joules=self.meter.joules(self.before, after), seconds=now - self.started,
+                                     steps=steps)
