@@ -90,3 +90,18 @@ def test_a_run_without_any_reading_has_no_energy_column(client, token):
     answer = client.post("/api/v1/runs", content=body, headers=bearer(token))
     page = client.get(answer.json()["url"].replace("http://testserver", "")).text
     assert "samples/J" not in page and page.count("Energy n/a: no energy meter") == 1
+
+
+def test_the_leaderboard_ranks_with_samples_per_joule_where_a_meter_read_it(client, token):
+    """Issue 17: energy shows on the leaderboard, in its JSON and as a column, only once some entry has a reading."""
+    assert client.post("/api/v1/runs", content=submitted(energy_missing="no energy meter: /sys/class/powercap is absent"),
+                       headers=bearer(token)).status_code == 201
+    everyone = {"include_unverified": "true"}  # these rows carry the sample runs' FLOP count: unverified
+    assert "samples/J" not in client.get("/leaderboard/mobilenetv3", params=everyone).text
+    data = json.loads(submitted(reading()))
+    data["run_id"], data["machine"]["hostname"] = "20261130T120000Z-metered", "metered-box"
+    assert client.post("/api/v1/runs", content=json.dumps(data).encode(), headers=bearer(token)).status_code == 201
+    board = client.get("/api/v1/leaderboard/mobilenetv3", params=everyone).json()
+    assert sorted(entry["samples_per_joule"] is not None for entry in board["entries"]) == [False, True]
+    page = client.get("/leaderboard/mobilenetv3", params=everyone).text
+    assert "samples/J" in page and re.search(r'data-field="samples_per_joule" data-value="0.64"[^>]*>0.64<', page)

@@ -131,7 +131,7 @@ def entry(result: Result, run: Run, machine: Machine, submission: Submission) ->
                  precision=result.precision, batch_size=result.batch_size, image_size=result.image_size,
                  median=result.median, ci_low=result.ci_low, ci_high=result.ci_high, n=result.n,
                  samples_per_second=result.samples_per_second, achieved_flops_per_second=achieved,
-                 percent_of_peak=percent, result_id=result.id)
+                 percent_of_peak=percent, samples_per_joule=result.samples_per_joule, result_id=result.id)
 
 
 def best_per_machine(history: History, filters: Filters, workload: str | None = None,

@@ -47,6 +47,8 @@ class LeaderboardEntry(Public):
     samples_per_second: float
     achieved_flops_per_second: Optional[float]
     percent_of_peak: Optional[float]
+    # Samples per joule over the row's timed steps (NVML or RAPL); None where the machine had no energy meter.
+    samples_per_joule: Optional[float] = None
 
 
 class Size(Public):
