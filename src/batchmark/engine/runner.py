@@ -277,27 +277,12 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,
                 allowance: Allowance = Allowance(None, None), rule: StopRule | None = None) -> RunSpec:
     """What the worker is told. `rule` (the tuner's short trials) replaces the profile's stop rule; the
     allowance (the suite's budget) lowers its time cap."""
-    profile = request.profile
-    if rule is not None:
-        return RunSpec(
-            workload=job.workload, framework=job.framework, plan=job.plan, batch_size=job.batch_size,
-            image_size=job.image_size, seed=request.seed, warmup_steps=rule.warmup_steps,
-            min_seconds=rule.min_seconds, min_steps=rule.min_steps, max_steps=rule.max_steps,
-            target_precision=rule.target_precision, max_seconds=rule.max_seconds, give_up_above=rule.give_up_above,
-            plugins=request.plugins, count_flops=request.count_flops,
-            reply_path=str(workdir / f"{slug}.reply.json"), progress_path=str(workdir / f"{slug}.progress"))
-    max_seconds = None if request.steps else profile.max_seconds
-    if allowance.max_seconds is not None and not request.steps:
-        max_seconds = allowance.max_seconds if max_seconds is None else min(max_seconds, allowance.max_seconds)
+    rule = rule or profile_rule(request, allowance)
     return RunSpec(
         workload=job.workload, framework=job.framework, plan=job.plan, batch_size=job.batch_size,
-        image_size=job.image_size, seed=request.seed,
-        warmup_steps=profile.warmup_steps if request.warmup is None else request.warmup,
-        min_seconds=0.0 if request.steps else profile.min_seconds,
-        min_steps=request.steps or profile.min_steps,
-        max_steps=request.steps or profile.max_steps,
-        target_precision=None if request.steps else profile.target_precision,
-        max_seconds=max_seconds,
+        image_size=job.image_size, seed=request.seed, warmup_steps=rule.warmup_steps,
+        min_seconds=rule.min_seconds, min_steps=rule.min_steps, max_steps=rule.max_steps,
+        target_precision=rule.target_precision, max_seconds=rule.max_seconds, give_up_above=rule.give_up_above,
         weights=str(request.weights) if request.weights else None,
         plugins=request.plugins,
         count_flops=request.count_flops,
@@ -305,6 +290,20 @@ def worker_spec(job: Job, request: SuiteRequest, workdir: Path, slug: str,
         progress_path=str(workdir / f"{slug}.progress"),
         data_parallel=job.data_parallel is not None,
     )
+
+
+def profile_rule(request: SuiteRequest, allowance: Allowance) -> StopRule:
+    """A row's stop rule: `--steps` exactly when given, else the profile's precision target and time cap, the cap
+    lowered to what the suite's budget allows the row."""
+    profile = request.profile
+    warmup = profile.warmup_steps if request.warmup is None else request.warmup
+    if request.steps:
+        return StopRule(warmup, 0.0, request.steps, request.steps)
+    max_seconds = profile.max_seconds
+    if allowance.max_seconds is not None:
+        max_seconds = allowance.max_seconds if max_seconds is None else min(max_seconds, allowance.max_seconds)
+    return StopRule(warmup, profile.min_seconds, profile.min_steps, profile.max_steps, profile.target_precision,
+                    max_seconds)
 
 
 def run_job(job: Job, request: SuiteRequest, workdir: Path, on_progress: Callable[[str], None],
