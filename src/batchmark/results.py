@@ -250,16 +250,28 @@ class ResultsFile(BaseModel):
         write_atomically(path, self.model_dump_json(indent=2))
 
 
-def apply_speedups(rows: list[Row]) -> None:
-    """speedup = baseline median / plan median, against the baseline of the same workload, framework and sizes.
+def shape_of(item) -> tuple[str, str, int, int]:
+    """What makes two rows (or jobs) measurements of one thing under different plans: the workload, the framework
+    and the sizes."""
+    return item.workload, item.framework, item.batch_size, item.image_size
+
+
+def baseline_key(row: Row) -> tuple[str, str, int, int, int]:
+    """Which baseline a row's speedup is against: the same shape, in as many processes."""
+    return (*shape_of(row), row.world_size)
+
+
+def apply_speedups(rows: list[Row], baselines: dict[tuple, float] | None = None) -> None:
+    """speedup = baseline median / plan median, against the baseline of the same workload, framework, sizes and
+    world size. `baselines` (baseline_key -> median) when some rows' baselines are not among `rows` (a page of a
+    run's rows); by default the baselines among them.
 
     Derived, never stored: a reader recomputes it from the rows' medians."""
-    baselines = {
-        (row.workload, row.framework, row.batch_size, row.image_size, row.world_size): row.statistics.median
-        for row in rows if row.status == "ok" and row.plan_label == "baseline"
-    }
+    if baselines is None:
+        baselines = {baseline_key(row): row.statistics.median for row in rows
+                     if row.status == "ok" and row.plan_label == "baseline"}
     for row in rows:
-        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size, row.world_size))
+        base = baselines.get(baseline_key(row))
         row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
 
 

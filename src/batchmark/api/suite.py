@@ -25,7 +25,7 @@ from batchmark.engine.runner import (Job, ResultsFileRecorder, SuiteRequest, new
                                      run_suite as run_jobs, validate, workload_sizes)
 from batchmark.errors import CalibrationError, Interrupted, UsageError
 from batchmark.machine import Fingerprint, fingerprint, nvidia_gpus
-from batchmark.results import Calibration, ResultsFile, Row
+from batchmark.results import Calibration, ResultsFile, Row, shape_of
 from batchmark.store import HistoryRecorder, open_history
 from batchmark.tune import cache, in_run
 from batchmark.tune.search import SearchSettings, TuneResult
@@ -178,9 +178,7 @@ class InRunTuning:
         self.results, self.events = results, events
         self.searches: dict[tuple, tuple[Job, TuneResult]] = {}
 
-    @staticmethod
-    def key(item) -> tuple:
-        return item.workload, item.framework, item.batch_size, item.image_size
+    key = staticmethod(shape_of)
 
     def screen(self, job: Job, rows: list[Row], seconds: float) -> Job:
         allowed = "as long as it needs" if seconds == float("inf") else f"up to {seconds:.0f} s"

@@ -26,7 +26,7 @@ from pathlib import Path
 from batchmark.errors import UsageError
 from batchmark.engine.lifetime import die_with_parent
 from batchmark.engine.stats import median_ratio_ci
-from batchmark.results import Failure, Row
+from batchmark.results import Failure, Row, shape_of
 
 AGENT_VARIABLE = "BATCHMARK_TORCHRUN_AGENT"  # in a rank: the pid of the launcher that started it
 # How torchrun stops the ranks that are still running once one has failed: their deaths are consequences.
@@ -110,8 +110,7 @@ def apply_scaling(rows: list[Row]) -> None:
             continue
         row.aggregate_samples_per_second = row.world_size * row.batch_size / row.statistics.median
         reference = next((other for other in rows if other.status == "ok" and other.world_size == 1
-                          and (other.workload, other.framework, other.plan, other.batch_size, other.image_size)
-                          == (row.workload, row.framework, row.plan, row.batch_size, row.image_size)), None)
+                          and shape_of(other) == shape_of(row) and other.plan == row.plan), None)
         if reference is not None:
             (row.scaling_efficiency, row.scaling_efficiency_ci_low,
              row.scaling_efficiency_ci_high) = median_ratio_ci(row.measured.step_seconds,

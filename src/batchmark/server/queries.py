@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from batchmark.results import Calibration, ResultsFile
+from batchmark.results import Calibration, ResultsFile, apply_speedups
 from batchmark.server import data_version  # noqa: F401  (its import makes each stored submission raise the version)
 from batchmark.server.pagination import Page
 from batchmark.server.schemas import LeaderboardEntry, MachineSummary, RunListing
@@ -293,14 +293,14 @@ def run_with_submission(history: History, run_id: str, page: Page | None = None)
         if page is None:
             return SubmittedRun(results, submission, machine, len(results.rows))
         total = session.scalar(select(func.count()).where(Result.run_pk == run.id))
-        baselines = dict(((workload, framework, batch, image), median) for workload, framework, batch, image, median
-                         in session.execute(select(Result.workload, Result.framework, Result.batch_size,
-                                                   Result.image_size, Result.median)
-                                            .where(Result.run_pk == run.id, Result.status == "ok",
-                                                   Result.plan_label == "baseline")))
-    for row in results.rows:  # apply_speedups' rule, with baselines that may sit on another page
-        base = baselines.get((row.workload, row.framework, row.batch_size, row.image_size))
-        row.speedup_vs_baseline = base / row.statistics.median if base and row.status == "ok" else None
+        # The run's baselines, keyed as results.baseline_key keys them (a row kept before 0007 was one process).
+        baselines = {(workload, framework, batch, image, world_size or 1): median
+                     for workload, framework, batch, image, world_size, median
+                     in session.execute(select(Result.workload, Result.framework, Result.batch_size,
+                                               Result.image_size, Result.world_size, Result.median)
+                                        .where(Result.run_pk == run.id, Result.status == "ok",
+                                               Result.plan_label == "baseline"))}
+    apply_speedups(results.rows, baselines)  # with baselines that may sit on another page
     return SubmittedRun(results, submission, machine, total, page.offset)
 
 

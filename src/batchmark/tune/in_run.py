@@ -22,7 +22,7 @@ from batchmark.engine.stats import median_ratio_ci
 from batchmark.machine import Fingerprint
 from batchmark.errors import TuneFailed
 from batchmark.plans import DeviceSupport, Plan
-from batchmark.results import Calibration, Row, Screening
+from batchmark.results import Calibration, Row, Screening, shape_of
 from batchmark.tune import cache
 from batchmark.tune.search import Search, SearchSettings, Trial, TuneResult
 from batchmark.tune.space import search_space
@@ -39,8 +39,7 @@ def settings_for(request: SuiteRequest, seconds: float) -> SearchSettings:
 def baseline_trial(rows: list[Row], job: Job, plan: Plan, settings: SearchSettings) -> Trial | None:
     """The run's baseline row of this job, read as the short trial it began with; None when there is none."""
     for row in rows:
-        if (row.status == "ok" and row.plan == plan and (row.workload, row.framework, row.batch_size, row.image_size)
-                == (job.workload, job.framework, job.batch_size, job.image_size)
+        if (row.status == "ok" and row.plan == plan and shape_of(row) == shape_of(job)
                 and len(row.measured.warmup_seconds) == settings.short_warmup
                 and len(row.measured.step_seconds) >= settings.short_steps):
             measured, steps = row.measured, settings.short_steps
