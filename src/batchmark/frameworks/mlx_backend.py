@@ -3,12 +3,14 @@
 MLX is lazy: an operation records a graph and computes nothing until its result is evaluated. A step that
 evaluated only its loss would time the forward pass (the loss does not depend on the update), and one that
 evaluated nothing would time graph building alone, while the real work piled up unseen. So each step ends with
-`mx.eval` of the loss *and* the model's whole state (every updated parameter, BatchNorm's statistics) and the
-optimizer's state, and the session checks before the first timed step that what it evaluates covers every
-trainable parameter and every optimizer slot (`check_evaluates_everything`): a step that leaves any out is
-refused, never timed. `compile=default` is `mx.compile` over the same step, with that state as its inputs
-and outputs, as MLX's own training examples compile theirs. Precisions other than fp32 are MLX's way of
-running them: the model cast to that dtype (`set_dtype`), the loss in fp32.
+`mx.eval` of the loss *and* the model's whole state (every network of the task, every updated parameter,
+BatchNorm's statistics) and every optimizer's state, and the session checks before the first timed step that
+what it evaluates covers every trainable parameter and every optimizer slot (`check_evaluates_everything`): a
+step that leaves any out is refused, never timed. The task builds the step (`make_step`: one loss and one
+optimizer, or CycleGAN's four), so the session holds any number of them. `compile=default` is `mx.compile`
+over the same step, with that state as its inputs and outputs, as MLX's own training examples compile theirs.
+Precisions other than fp32 are MLX's way of running them: the model cast to that dtype (`set_dtype`), the loss
+in fp32.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from batchmark.errors import Unsupported
 from batchmark.frameworks import Prepared, process_peak_rss
 from batchmark.machine import cpu_has_fast_bf16
 from batchmark.plans import DeviceSupport, Plan, supported_device
+from batchmark.workloads.attention import attention_implementation
+from batchmark.workloads.mlx.task import make_step, optimizers_of
 from batchmark.workloads.registry import implementation
 
 DTYPES = {"fp32": mx.float32, "bf16": mx.bfloat16, "fp16": mx.float16}
@@ -72,12 +76,13 @@ def leaves(tree) -> list[mx.array]:
     return [value for _, value in tree_flatten(tree) if isinstance(value, mx.array)]
 
 
-def check_evaluates_everything(evaluated, model: nn.Module, optimizer) -> None:
+def check_evaluates_everything(evaluated, model: nn.Module, optimizers: dict) -> None:
     """Refuses a step whose evaluation leaves out a trainable parameter or an optimizer slot: MLX would not
     compute them, and the clock would time a fraction of the step."""
     covered = {id(array) for array in leaves(evaluated)}
     missing = [name for name, value in tree_flatten(model.trainable_parameters()) if id(value) not in covered]
-    missing += [f"optimizer.{name}" for name, value in tree_flatten(optimizer.state)
+    missing += [f"optimizer.{network}.{name}" for network, optimizer in optimizers.items()
+                for name, value in tree_flatten(optimizer.state)
                 if isinstance(value, mx.array) and id(value) not in covered]
     if missing:
         raise Unsupported(f"the step does not evaluate {len(missing)} updated arrays ({', '.join(missing[:3])}, "
@@ -89,18 +94,12 @@ class MlxSession:
 
     def __init__(self, task, plan: Plan, batch: tuple[mx.array, ...]):
         self.task, self.batch = task, batch
-        model, optimizer = task.model, task.optimizer
-        optimizer.init(model.trainable_parameters())  # the slots exist before the first step, to be checked
-        loss_and_gradients = nn.value_and_grad(model, task.loss)
+        train_step = make_step(task)  # creates the optimizers' slots, so that they exist to be checked
         # Everything a step reads and replaces: parameters and BatchNorm statistics, Adam's slots and step
         # count, and the random state that dropout draws from. The containers are live: MLX updates them.
-        self.state = [model.state, optimizer.state, mx.random.state]
-
-        def train_step(*batch):
-            loss, gradients = loss_and_gradients(model, *batch)
-            optimizer.update(model, gradients)
-            return loss
-
+        self.optimizers = optimizers_of(task)
+        self.state = [task.model.state, [optimizer.state for optimizer in self.optimizers.values()],
+                      mx.random.state]
         self.train_step = (partial(mx.compile, inputs=self.state, outputs=self.state)(train_step)
                            if plan.compile != "off" else train_step)
         self._checked = False
@@ -113,7 +112,7 @@ class MlxSession:
         loss = self.train_step(*self.batch)
         evaluated = self.evaluated(loss)
         if not self._checked:  # once: the containers keep their keys from step to step
-            check_evaluates_everything(evaluated, self.task.model, self.task.optimizer)
+            check_evaluates_everything(evaluated, self.task.model, self.optimizers)
             self._checked = True
         mx.eval(evaluated)
         return loss
@@ -128,7 +127,8 @@ class MlxSession:
 def build_task(workload: str, plan: Plan, seed: int, weights: Path | None):
     """The workload's task, seeded (the same initial weights for every plan), in the plan's dtype."""
     mx.random.seed(seed)
-    task = implementation("mlx", workload)()
+    with attention_implementation(plan.attention):  # attention layers read the switch when built, as torch's do
+        task = implementation("mlx", workload)()
     if weights is not None:
         task.model.load_weights(str(weights))  # a .safetensors or .npz file, as mx.save_safetensors writes
     if plan.precision != "fp32":
@@ -155,8 +155,9 @@ class MlxBackend:
         device = MlxDevice(plan.device)
         mx.set_default_device(device.mlx_device)
         task = build_task(workload, plan, seed, weights)
-        images, *rest = task.make_batch(batch_size, image_size, seed)
-        batch = (images.astype(DTYPES[plan.precision]), *rest)
+        # Images in the plan's dtype; labels and token ids stay integers.
+        batch = tuple(array.astype(DTYPES[plan.precision]) if mx.issubdtype(array.dtype, mx.floating) else array
+                      for array in task.make_batch(batch_size, image_size, seed))
         mx.eval(batch, task.model.state)  # built before the clock starts, not inside the first step
         if plan.device != "cpu":
             mx.reset_peak_memory()
