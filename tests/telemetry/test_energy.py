@@ -104,3 +104,49 @@ def test_window_with_no_step_has_no_reading(tmp_path):
     window.start(10.0)
     window.stop(11.0, steps=0)
     assert window.reading is None
+
+
+class FakeAppleMetrics:
+    def __init__(self, cpu, gpu, ane, dram):
+        self.cpu_total_mj, self.gpu_mj, self.ane_mj, self.dram_mj = cpu, gpu, ane, dram
+        self.gpu_sram_mj = 5  # inside the GPU's count: never added again
+        self.efficiency_cores_mj = cpu // 2  # inside the CPU total
+
+
+class FakeAppleLibrary:
+    """zeus_apple_silicon's interface: a monitor of named windows, each ending with its metrics in millijoules."""
+
+    def __init__(self, metrics=None, fails=False):
+        self.metrics, self.fails, self.windows = metrics, fails, []
+
+    def AppleEnergyMonitor(self):  # noqa: N802 (the library's class name)
+        if self.fails:
+            raise RuntimeError("IOReport channel group not found")
+        library = self
+
+        class Monitor:
+            def begin_window(self, name):
+                library.windows.append(("begin", name))
+
+            def end_window(self, name):
+                library.windows.append(("end", name))
+                return library.metrics
+        return Monitor()
+
+
+def test_apple_silicon_counts_the_socs_window_in_millijoules():
+    library = FakeAppleLibrary(FakeAppleMetrics(cpu=3_000, gpu=9_000, ane=None, dram=500))  # no ANE reading: 0
+    meter = open_meter("mps", apple=True, apple_library=library)
+    window = EnergyWindow(meter)
+    window.start(10.0)
+    window.stop(12.0, steps=4)
+    assert [kind for kind, _ in library.windows] == ["begin", "end"]
+    assert window.reading.joules == pytest.approx(12.5) and window.reading.meter == "apple"
+    assert open_meter("cpu", apple=True, apple_library=library).name == "apple"  # MLX's CPU rows: the same SoC
+
+
+def test_apple_silicon_without_its_library_or_ioreport_says_why(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "zeus_apple_silicon", None)  # import fails
+    assert "zeus-apple-silicon is not installed" in open_meter("mps", apple=True)
+    assert "IOReport" in open_meter("mps", apple=True, apple_library=FakeAppleLibrary(fails=True))

@@ -1,4 +1,5 @@
-"""Energy over a row's timed steps: an NVIDIA GPU's total-energy counter (NVML) or the CPU packages' RAPL counters.
+"""Energy over a row's timed steps: an NVIDIA GPU's total-energy counter (NVML), the CPU packages' RAPL counters,
+or on Apple silicon the SoC's counters (zeus-apple-silicon, the part of zeus that reads them, without root).
 
 A meter is read once just before the first timed step and once just after the last, in the worker (engine/timing.py
 calls the window's start and stop outside every step), so nothing is added to a step's time and the energy is the
@@ -8,13 +9,17 @@ Why not zeus (`ZeusMonitor`), which covers the same meters: it pulls pandas, sci
 into every install of a benchmark; its RAPL reader tracks wraparound with a polling process that would run beside
 the steps it measures, competing for the CPU; and it synchronizes only torch, JAX and CuPy, where our sessions
 synchronize themselves (TensorFlow and MLX included). Two readings of two counters are a few lines: NVML through
-`nvidia-ml-py` (NVIDIA's kept binding, the `nvml` extra), RAPL from sysfs.
+`nvidia-ml-py` (NVIDIA's kept binding, the `nvml` extra), RAPL from sysfs. Apple's counters need IOReport from
+native code, which zeus keeps as its own small package, `zeus-apple-silicon` (the `apple-energy` extra): that one is
+used as it is.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +77,51 @@ class NvmlMeter:
 
     def joules(self, before: tuple[int, ...], after: tuple[int, ...]) -> float:
         return (after[0] - before[0]) / 1e3
+
+
+# What an Apple silicon window reports, in millijoules: the CPU clusters, the GPU, the Neural Engine and the DRAM,
+# the whole SoC a Mac's training step runs on (MLX and PyTorch's MPS share it). GPU SRAM is inside the GPU's count.
+APPLE_PARTS = ("cpu_total_mj", "gpu_mj", "ane_mj", "dram_mj")
+APPLE_WINDOW = "batchmark-timed-steps"
+
+
+@dataclass
+class AppleSiliconMeter:
+    """Apple silicon's energy counters, through zeus-apple-silicon (IOReport, no root): its monitor measures
+    windows rather than exposing a running counter, so the first read opens a window and the second closes it and
+    returns the window's total; the difference of the two is that total."""
+
+    monitor: Any  # zeus_apple_silicon.AppleEnergyMonitor
+    domains: list[str]
+    name: str = "apple"
+    open: bool = False
+
+    def read(self) -> tuple[int, ...]:
+        if not self.open:
+            self.monitor.begin_window(APPLE_WINDOW)
+            self.open = True
+            return (0,)
+        metrics = self.monitor.end_window(APPLE_WINDOW)
+        self.open = False
+        return (int(sum(getattr(metrics, part, None) or 0 for part in APPLE_PARTS)),)
+
+    def joules(self, before: tuple[int, ...], after: tuple[int, ...]) -> float:
+        return (after[0] - before[0]) / 1e3
+
+
+def apple_meter(library: Any | None = None) -> AppleSiliconMeter | str:
+    """The SoC's meter on Apple silicon, or why there is none."""
+    if library is None:
+        try:
+            import zeus_apple_silicon as library
+        except ImportError:
+            return ("no energy meter: zeus-apple-silicon is not installed (pip install 'batchmark[apple-energy]' on "
+                    "an Apple silicon Mac)")
+    try:
+        monitor = library.AppleEnergyMonitor()
+    except Exception as error:  # IOReport unavailable (an Intel Mac, a sandbox)
+        return f"no energy meter: Apple's IOReport energy counters did not open ({error})"
+    return AppleSiliconMeter(monitor, ["Apple SoC: CPU, GPU, ANE, DRAM"])
 
 
 def rapl_meter(root: Path = POWERCAP) -> RaplMeter | str:
@@ -134,15 +184,24 @@ def nvml_meter(nvml: Any) -> NvmlMeter | str:
     return meter
 
 
-def open_meter(device: str, root: Path = POWERCAP, nvml: Any | None = None) -> Meter | str:
+def open_meter(device: str, root: Path = POWERCAP, nvml: Any | None = None, apple: bool | None = None,
+               apple_library: Any | None = None) -> Meter | str:
     """The meter that counts what a row on `device` uses, or the one-line reason there is none: the GPU's own
-    counter for a CUDA row, the CPU packages' for a CPU row (they count the whole socket, other processes too)."""
+    counter for a CUDA row, the CPU packages' for a CPU row (they count the whole socket, other processes too), and
+    on Apple silicon the SoC's for a CPU or MPS row (CPU and GPU share it). `apple` and `apple_library` stand in
+    for the platform and zeus-apple-silicon in tests."""
     if device == "cuda":
         nvml = load_nvml() if nvml is None else nvml
         return nvml if isinstance(nvml, str) else nvml_meter(nvml)
+    if apple or (apple is None and on_apple_silicon()):
+        return apple_meter(apple_library) if device in ("cpu", "mps") else f"no energy meter read on {device}"
     if device == "cpu":
         return rapl_meter(root)
     return f"no energy meter read on {device} by batchmark yet"
+
+
+def on_apple_silicon() -> bool:
+    return sys.platform == "darwin" and platform.machine() == "arm64"
 
 
 @dataclass
