@@ -19,6 +19,7 @@ entries) would cost more than resampling, and the caller resamples instead.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -45,23 +46,32 @@ def _at_least(n: int, probabilities: np.ndarray, k: int) -> np.ndarray:
 def distribution(samples) -> tuple[np.ndarray, np.ndarray]:
     """The values the median of a resample can take, ascending and distinct, and the probability of each."""
     ordered = np.sort(np.asarray(samples, dtype=float))
-    n = ordered.size
-    if n == 0:
+    if ordered.size == 0:
         raise ValueError("no samples")
+    first, second, probabilities = position_law(ordered.size)
+    return _merge_ties((ordered[first] + ordered[second]) / 2, probabilities)
+
+
+@functools.lru_cache(maxsize=128)
+def position_law(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a resample's median falls among n sorted samples, whatever their values: it is the mean of the
+    samples at sorted positions `first` and `second` (the same position for odd n) with `probabilities`. It depends
+    on n alone, so it is worked out once per step count (a server checks thousands of rows of a few counts)."""
     m = n // 2
     below = np.arange(n + 1) / n  # the chance that one draw falls at or below sorted position a = 0..n
     if n % 2:
-        cdf = _at_least(n, below, m + 1)  # P(median* <= x_(a)), a = 0..n
-        values, probabilities = ordered, np.diff(cdf)
+        positions = np.arange(n)
+        law = positions, positions, np.diff(_at_least(n, below, m + 1))  # P(median* <= x_(a)), a = 0..n, differenced
     else:
-        values, probabilities = _even_pairs(ordered, below, m)
-    return _merge_ties(values, probabilities)
+        law = _even_pairs(n, below, m)
+    for array in law:
+        array.flags.writeable = False  # shared by every caller through the cache
+    return law
 
 
-def _even_pairs(ordered: np.ndarray, below: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x_(i) + x_(j)) / 2 for every pair i <= j of sorted positions, and the chance that the resample's two
-    middle draws are exactly those."""
-    n = ordered.size
+def _even_pairs(n: int, below: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair i <= j of sorted positions, and the chance that the resample's two middle draws are exactly
+    those."""
     log_choose = math.lgamma(n + 1) - 2 * math.lgamma(m + 1)  # C(2m, m)
     with np.errstate(divide="ignore"):
         log_low = m * np.log(below)  # (a/n)^m, a = 0..n
@@ -74,8 +84,9 @@ def _even_pairs(ordered: np.ndarray, below: np.ndarray, m: int) -> tuple[np.ndar
     positions = np.arange(1, n + 1)
     same = (_at_least(n, below[positions], m + 1) - _at_least(n, below[positions - 1], m)
             + g[positions - 1, positions])
-    values = np.concatenate([(ordered[i] + ordered[j]) / 2, ordered])
-    return values, np.concatenate([apart, same]).clip(0.0, None)
+    diagonal = positions - 1
+    return (np.concatenate([i, diagonal]), np.concatenate([j, diagonal]),
+            np.concatenate([apart, same]).clip(0.0, None))
 
 
 def _merge_ties(values: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
