@@ -72,12 +72,17 @@ class Plan:
         return {key: getattr(self, key) for key, default in RUNTIME_DEFAULTS.items() if getattr(self, key) != default}
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # Every field is a plain value, so a shallow copy is dataclasses.asdict's answer without its deep copy, which
+        # was a tenth of the leaderboard's CPU time for a submission.
+        return {name: getattr(self, name) for name in PLAN_FIELDS}
 
     def differences(self, other: Plan) -> dict[str, tuple[object, object]]:
         """The switches whose values differ: {name: (this plan's, the other's)}."""
         mine, theirs = self.as_dict(), other.as_dict()
         return {key: (mine[key], theirs[key]) for key in mine if mine[key] != theirs[key]}
+
+
+PLAN_FIELDS = tuple(field.name for field in dataclasses.fields(Plan))
 
 
 @dataclass(frozen=True)
