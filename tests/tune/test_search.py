@@ -177,6 +177,16 @@ def test_a_baseline_that_fails_stops_the_tuning_with_its_reason():
         search(measure)
 
 
+def test_a_budgeted_search_spends_no_more_than_its_budget_measuring_the_baseline():
+    """A run's search whose row could not lend it the baseline's trial (the row ran over its time cap): that trial
+    gets the search's budget as its time-out, and one that does not fit ends the search (it once ran up to the
+    worker's 20-minute time-out: MLX's CycleGAN on the bundled BLAS, 4 minutes a step)."""
+    measure = Scripted({BASE: 240.0, CL: 200.0})
+    with pytest.raises(TuneFailed, match="timeout"):
+        search(measure, confirm=False, budget_seconds=75.0)
+    assert [timeout for _, _, timeout, _ in measure.calls] == [75.0] and measure.now == 75.0
+
+
 def test_the_speedup_is_between_two_standard_measurements_not_a_short_baseline():
     """A CNN's first steps run slow, so the baseline's 2-step short trial is slower than its standard
     measurement; a speedup against it flatters the chosen plan (2.20x printed, 1.41x measured side by side)."""

@@ -278,7 +278,10 @@ class Search:
         self.candidates.append(baseline)
         if baseline_trial is None:
             self.say(f"measuring the baseline: {baseline.plan.describe()}")
-            trial = self.measure(baseline.plan, self.short_rule, timeout=None, final=False)
+            # A search given a budget (a run's) spends no more than it on the baseline either: a baseline whose
+            # short trial does not fit (a row over its time cap, MLX's CycleGAN at 4 minutes a step) ends the
+            # search, where it once ran up to the 20-minute worker time-out. `tune` sets its budget from this trial.
+            trial = self.measure(baseline.plan, self.short_rule, timeout=self.settings.budget_seconds, final=False)
         else:
             trial = baseline_trial
         baseline.trials.append(trial)
