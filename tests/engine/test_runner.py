@@ -126,3 +126,25 @@ def test_the_default_budget_grows_with_the_transformers_and_not_otherwise():
                                                                   + standard.modern_budget_minutes)
     assert quick.default_budget_minutes({"modern"}) == quick.modern_budget_minutes
     assert standard.default_budget_minutes(set()) == standard.budget_minutes  # a plugin's workloads alone
+
+
+@pytest.mark.parametrize("kind, joins", [("timeout", True), ("oom", True), ("unsupported", True), ("crash", False),
+                                         ("interrupted", False)])
+def test_a_screened_plan_that_already_failed_for_good_is_not_run_again(kind, joins, tmp_path):
+    """The plain framework standing in for an unscreened "accelerated" plan is the baseline's plan: when the
+    baseline's row met a failure that would repeat (a step over the time cap), the accelerated name joins that
+    row rather than run it again; a crash may not repeat, so that plan is run."""
+    from batchmark.engine.runner import _joined_earlier_row
+    from batchmark.results import Failure, ResultsFile, Row
+    from tests.sample_runs import fingerprint
+
+    failed = Row(workload="tiny_cnn", framework="torch", plan_label="baseline", plan=Plan("torch"), batch_size=4,
+                 image_size=16, status="failed", failure=Failure(kind=kind, message="over the time cap"))
+    results = ResultsFile(batchmark_version="0", run_id="20261130T000000Z-test", command=["batchmark"],
+                          profile="quick", started_at="2026-11-30T00:00:00+00:00", machine=fingerprint(), rows=[failed])
+    accelerated = dataclasses.replace(job("accelerated", Plan("torch")), workload="tiny_cnn", batch_size=4,
+                                      image_size=16)
+    recorded = []
+    joined = _joined_earlier_row(accelerated, results, type("Recorder", (), {"changed": recorded.append})())
+    assert joined is joins
+    assert failed.also_labels == (["accelerated"] if joins else [])

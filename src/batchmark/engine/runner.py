@@ -37,7 +37,7 @@ from batchmark.machine import Fingerprint
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
 from batchmark.frameworks.runtime import worker_environment
 from batchmark.results import (Failure, NotRun, ResultsFile, Row, RowWarning, WorkerOutput, apply_energy,
-                               apply_peaks, apply_speedups)
+                               apply_peaks, apply_speedups, shape_of)
 from batchmark.telemetry.clocks import CLOCKS_THROTTLED, throttling
 from batchmark.workloads.registry import get_workload
 
@@ -515,13 +515,18 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
     return results
 
 
+# Failures the same plan would meet again at once: a step over the row's time cap (with less of the budget left
+# now), too little memory, a plan the framework cannot run. A crash or an interruption may not repeat.
+REPEATING_FAILURES = ("timeout", "oom", "unsupported")
+
+
 def _joined_earlier_row(job: Job, results: ResultsFile, results_file: ResultsFileRecorder) -> bool:
-    """Whether a screened job's plan is one this run already measured for the same workload, framework and sizes:
-    then it is not measured again, and that row carries its name too."""
+    """Whether a screened job's plan is one this run already measured for the same workload, framework and sizes,
+    or already saw fail in a way it would again: then it is not run again, and that row carries its name too (MLX's
+    CycleGAN ran a second 4-minute step over its time cap as "accelerated", the plain framework standing in)."""
     for row in results.rows:
-        if (row.status == "ok" and row.plan == job.plan and (row.workload, row.framework, row.batch_size,
-                                                             row.image_size) == (job.workload, job.framework,
-                                                                                 job.batch_size, job.image_size)):
+        settled = row.status == "ok" or (row.failure is not None and row.failure.kind in REPEATING_FAILURES)
+        if settled and row.plan == job.plan and shape_of(row) == shape_of(job):
             for label in (job.plan_label, *job.also):
                 if label not in (row.plan_label, *row.also_labels):
                     row.also_labels.append(label)
