@@ -100,7 +100,17 @@ def run_extras(results: ResultsFile) -> dict:
 
 
 def new_result(row: Row, position: int) -> Result:
-    result = Result(
+    values, samples = result_values(row, position)
+    result = Result(**values)
+    if row.measured is not None:
+        result.samples = [Sample(series=series, packed=packed) for series, packed in samples]
+    return result
+
+
+def result_values(row: Row, position: int) -> tuple[dict, list[tuple[str, bytes]]]:
+    """A row as the `results` table's columns (by attribute name), and its samples as (series, packed) pairs: what
+    `new_result` builds an object from, and what a whole run's bulk insert (History.import_run) writes at once."""
+    values = dict(
         position=position, workload=row.workload, framework=row.framework, plan_label=row.plan_label,
         plan=row.plan.as_dict(), device=row.plan.device, precision=row.plan.precision,
         batch_size=row.batch_size, image_size=row.image_size, status=row.status,
@@ -114,17 +124,16 @@ def new_result(row: Row, position: int) -> Result:
         **{column: getattr(row, column) for column in SCALING_COLUMNS},
         **{column: getattr(row, column) for column in ENERGY_COLUMNS},
     )
-    if row.measured is not None:
-        for column in MEASURED_COLUMNS:
-            setattr(result, column, getattr(row.measured, column))
-        result.energy = row.measured.energy.model_dump() if row.measured.energy else None
-        result.energy_missing = row.measured.energy_missing
-        result.clocks = [sample.model_dump() for sample in row.measured.clocks]
-        result.samples = [Sample(series=series, packed=pack(getattr(row.measured, series))) for series in SAMPLE_SERIES]
-    if row.statistics is not None:
-        for column in STATISTICS_COLUMNS:
-            setattr(result, column, getattr(row.statistics, column))
-    return result
+    # Every row gets every column, so that a run's rows are one executemany whatever each row holds.
+    values.update({column: getattr(row.measured, column) if row.measured else None for column in MEASURED_COLUMNS})
+    values.update(energy=row.measured.energy.model_dump() if row.measured and row.measured.energy else None,
+                  energy_missing=row.measured.energy_missing if row.measured else None,
+                  clocks=[sample.model_dump() for sample in row.measured.clocks] if row.measured else None)
+    values.update({column: getattr(row.statistics, column) if row.statistics else None
+                   for column in STATISTICS_COLUMNS})
+    samples = ([(series, pack(getattr(row.measured, series))) for series in SAMPLE_SERIES]
+               if row.measured is not None else [])
+    return values, samples
 
 
 def row_of(result: Result) -> Row:

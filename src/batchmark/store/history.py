@@ -14,7 +14,7 @@ from typing import Literal
 
 import psutil
 import sqlalchemy
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,7 +23,7 @@ from batchmark.results import ResultsFile, Row
 from batchmark.store import convert
 from batchmark.store.database import StoreError, create_engine, describe, explain, resolve_url
 from batchmark.store.schema import upgrade
-from batchmark.store.tables import Machine, Result, Run, Submission
+from batchmark.store.tables import Machine, Result, Run, Sample, Submission
 
 LATEST = re.compile(r"^latest(?:~(\d+))?$")  # latest, latest~1 (the one before), ...
 
@@ -112,8 +112,9 @@ class History:
                     return False
                 owner = submission.token_id if submission is not None else None
                 run = convert.new_run(results, self._machine(session, results.machine, owner))
-                run.results = [convert.new_result(row, position) for position, row in enumerate(results.rows)]
                 session.add(run)
+                session.flush()  # the run's id, for its rows
+                self._insert_rows(session, run, results.rows)
                 if submission is not None:
                     submission.run = run
                     session.add(submission)
@@ -122,6 +123,20 @@ class History:
             return False  # the same run imported by another process at the same moment
         except SQLAlchemyError as error:
             raise explain(error, self.engine.url) from None
+
+    @staticmethod
+    def _insert_rows(session: Session, run: Run, rows: list[Row]) -> None:
+        """A run's rows and their samples as two bulk inserts, not an object each: the ORM's unit of work for a
+        20-row run cost a leaderboard submission 12.7 ms of CPU on PostgreSQL, more than all its checks."""
+        converted = [convert.result_values(row, position) for position, row in enumerate(rows)]
+        if not converted:
+            return
+        ids = session.scalars(insert(Result).returning(Result.id, sort_by_parameter_order=True),
+                              [{**values, "run_pk": run.id} for values, _ in converted]).all()
+        samples = [{"result_id": result_id, "series": series, "packed": packed}
+                   for result_id, (_, pairs) in zip(ids, converted) for series, packed in pairs]
+        if samples:
+            session.execute(insert(Sample), samples)
 
     def _machine(self, session: Session, fingerprint: Fingerprint, owner_token_id: int | None = None) -> Machine:
         """The machine of this fingerprint. A leaderboard server names the submitting token: a machine belongs to
