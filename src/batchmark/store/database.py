@@ -8,6 +8,8 @@ A database that cannot be read is reported in one line and never replaced.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 import sqlalchemy
@@ -98,6 +100,24 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(**{READS_ONLY: True})
 
 
+WAL_SWITCH_SECONDS = 10.0  # longer than a new database's schema takes to create
+
+
+def wal_mode(cursor) -> None:
+    """Put the file in WAL mode (once per file; then a no-op). Switching needs the file to itself and does not wait
+    on the busy timeout: two processes opening one new database at once saw "database is locked" here while the
+    other created the schema, so the switch is tried again until the other is done."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, and transactions that take the write lock up front, unless they only read.
 
@@ -112,7 +132,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def on_connect(dbapi_connection, connection_record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        wal_mode(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's recommended level: durable at each checkpoint
         cursor.close()
