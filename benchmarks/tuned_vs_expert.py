@@ -28,6 +28,7 @@ from batchmark.engine.stats import median_ratio_ci
 from batchmark.frameworks.runtime import available_allocators
 from batchmark.machine import fingerprint
 from batchmark.results import ResultsFile, load_results
+from batchmark.tune.workload import switches
 
 EXPERT = {
     "torch": ["channels_last=true", "compile=default", "compile=default,channels_last=true",
@@ -71,6 +72,8 @@ def table(results: ResultsFile) -> None:
                 ratio, low, high = median_ratio_ci(row.measured.step_seconds, base.measured.step_seconds)
                 peak = "—" if row.percent_of_peak is None else f"{row.percent_of_peak:.0f}%"
                 name = " = ".join((row.plan_label, *row.also_labels))
+                if "tuned" in (row.plan_label, *row.also_labels):
+                    name += f" ({switches(row.plan, base.plan)})"  # what the search chose
                 print(f"| {workload} | {framework} | {name} | {row.statistics.median:.4f} "
                       f"[{row.statistics.ci_low:.4f}–{row.statistics.ci_high:.4f}] | {ratio:.2f}x "
                       f"[{low:.2f}–{high:.2f}] | {peak} |")
@@ -110,9 +113,10 @@ def main() -> None:
     for framework in frameworks:
         plans, left_out = expert_plans(framework, bf16)
         left_out_all += left_out
+        started = time.monotonic()
         outcome = batchmark.run_suite(workloads, [framework], ["baseline", "tuned", *plans], budget="none",
                                       report=False)
-        print(f"{framework}: results {outcome.path}")
+        print(f"{framework}: results {outcome.path} ({time.monotonic() - started:.0f} s)")
         table(outcome.results)
     for line in left_out_all:
         print(f"left out: {line}")
