@@ -276,7 +276,12 @@ def measure(tree: Path, label: str, database: str, backend: str, runs_file: Path
     workers = options.workers if has_workers_option(tree) else 1
     process, url = start_server(tree, database, workers)
     try:
+        before = checkpoints() if backend == "PostgreSQL" else None
         submitted, submit_wall, paths = asyncio.run(submit_all(url, bodies, tokens, options.concurrency))
+        if before is not None:  # the one thing on this VM's disk that the submissions do not control
+            count, milliseconds = (after - first for after, first in zip(checkpoints(), before))
+            print(f"  {label} on {backend}: {count} checkpoint(s) ({milliseconds:.0f} ms of writes and syncs) "
+                  f"during the {submit_wall:.1f} s of submissions", file=sys.stderr)
         paced_per_second = paced_p95 = None
         if options.reader == "wrk":
             reads_per_second, read_p95, read_errors = read_with_wrk(url, paths, options.read_seconds,
@@ -311,6 +316,17 @@ def postgres_reachable() -> bool:
         return True
     except Exception:  # noqa: BLE001  (any driver or connection failure: no server here)
         return False
+
+
+def checkpoints() -> tuple[int, float]:
+    """PostgreSQL's checkpoints so far (timed and requested) and the milliseconds they spent writing and syncing."""
+    admin = sqlalchemy.create_engine(POSTGRES_ADMIN)
+    with admin.connect() as connection:
+        count, milliseconds = connection.execute(sqlalchemy.text(
+            "SELECT checkpoints_timed + checkpoints_req, checkpoint_write_time + checkpoint_sync_time "
+            "FROM pg_stat_bgwriter")).one()
+    admin.dispose()
+    return count, milliseconds
 
 
 def fresh_postgres() -> tuple[str, callable]:

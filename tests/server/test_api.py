@@ -77,6 +77,18 @@ def test_a_revoked_token_is_401(client, token, server_database):
     assert count(server_database, "runs") == 1
 
 
+def test_a_submission_looks_its_token_up_once(client, token, monkeypatch):
+    """The body-limit middleware checks the token before reading the body; the route takes the token it found
+    rather than asking the database again (a query a submission saved)."""
+    from batchmark.server import deps
+
+    lookups = []
+    real = deps.authenticate
+    monkeypatch.setattr(deps, "authenticate", lambda history, text: lookups.append(text) or real(history, text))
+    assert submit(client, sample_runs.standard_run(), token).status_code == 201
+    assert lookups == [token]
+
+
 def test_tokens_are_stored_hashed(token, server_database):
     import sqlalchemy
 

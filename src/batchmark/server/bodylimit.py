@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from batchmark.server.deps import bearer, require_token
+from batchmark.server.deps import CHECKED_TOKEN, bearer, check_token
 from batchmark.store import History
 
 READS = {"GET", "HEAD", "OPTIONS"}  # nothing else is served without a token
@@ -75,12 +75,15 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def token_refusal(self, scope) -> HTTPException | None:
-        """The route's own token check (same answers), made here before the body is read."""
-        credentials = await bearer(Request(scope))
+        """The route's own token check (same answers), made here before the body is read; the token found is
+        left in the request's state, where the route's dependency takes it instead of looking it up again."""
+        request = Request(scope)
+        credentials = await bearer(request)
         try:
-            await run_in_threadpool(require_token, self.history, credentials)
+            token = await run_in_threadpool(check_token, self.history, credentials)
         except HTTPException as refusal:
             return refusal
+        setattr(request.state, CHECKED_TOKEN, token)
         return None
 
     async def read_body(self, receive) -> bytes:

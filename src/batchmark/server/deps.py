@@ -48,8 +48,12 @@ def get_filters(
 FiltersDep = Annotated[Filters, Depends(get_filters)]
 
 
-def require_token(history: HistoryDep,
-                  credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer)]) -> TokenInfo:
+# Where the body-limit middleware leaves the token it checked before reading the body, for the route.
+CHECKED_TOKEN = "upload_token"
+
+
+def check_token(history: History, credentials: HTTPAuthorizationCredentials | None) -> TokenInfo:
+    """The live token these credentials carry, or the 401 that says what is wrong with them."""
     if credentials is None:
         raise HTTPException(401, "an upload token is required: send 'Authorization: Bearer TOKEN' (the server's "
                                  "admin makes one with `batchmark token create NAME`)",
@@ -58,6 +62,14 @@ def require_token(history: HistoryDep,
     if token is None:
         raise HTTPException(401, "the upload token is not valid or was revoked", headers={"WWW-Authenticate": "Bearer"})
     return token
+
+
+def require_token(request: Request, history: HistoryDep,
+                  credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer)]) -> TokenInfo:
+    """The request's token: the one the body-limit middleware checked for this request (a write is checked there,
+    before its body is read), else checked here. Looked up once a request."""
+    checked = getattr(request.state, CHECKED_TOKEN, None)
+    return checked if checked is not None else check_token(history, credentials)
 
 
 def within_rate_limit(request: Request, token: Annotated[TokenInfo, Depends(require_token)]) -> TokenInfo:
