@@ -22,7 +22,7 @@ from tests.frameworks.keras_report import variable_value
 # Small enough to build and step in a second; two of everything, so that a layer that mixed its inputs up would
 # show. ViT keeps its 1000 classes, the output shape under test.
 TINY_GPT2 = {"vocabulary": 97, "context": 16, "layers": 2, "heads": 2, "width": 16, "mlp_width": 32}
-TINY_VIT = {"image_size": 32, "patch_size": 16, "layers": 2, "heads": 2, "width": 16, "mlp_width": 32}
+TINY_VIT = {"image_size": 32, "patch": 16, "layers": 2, "heads": 2, "width": 16, "mlp_width": 32}
 BATCH, TOKENS = 2, 8
 CHANGED_POSITION = 4  # causality: the token changed here must not move the logits of positions 0..3
 STEPS = 5

@@ -124,12 +124,12 @@ def gpt2_flops(layers, width, mlp_width, vocabulary, tokens, **_) -> tuple[int, 
     return forward, 3 * forward
 
 
-def vit_flops(image_size, patch_size, layers, width, mlp_width, classes=1000, **_) -> tuple[int, int]:
+def vit_flops(image_size, patch, layers, width, mlp_width, classes=1000, **_) -> tuple[int, int]:
     """As gpt2_flops over 1 + patches tokens, with the patch convolution and the head on the class token alone;
     the images need no gradient, so the patch convolution's backward is its weight gradient only."""
-    patches = (image_size // patch_size) ** 2
+    patches = (image_size // patch) ** 2
     tokens = patches + 1
-    patch_macs = patches * patch_size ** 2 * 3 * width
+    patch_macs = patches * patch ** 2 * 3 * width
     block_macs = tokens * layers * (4 * width * width + 2 * width * mlp_width) + 2 * layers * tokens ** 2 * width
     forward = 2 * (patch_macs + block_macs + width * classes)
     return forward, 3 * forward - 2 * patch_macs

@@ -15,28 +15,15 @@ tokens shifted by one, so every position predicts the next token (nanoGPT's get_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from batchmark.workloads.architectures.gpt2 import BETAS, LEARNING_RATE, WEIGHT_DECAY, GPT2Config
 from batchmark.workloads.keras.task import KerasTask
 from batchmark.workloads.keras.transformer import TransformerBlock, adamw
 from batchmark.workloads.registry import implements
-
-
-@dataclass(frozen=True)
-class GPT2Config:
-    context: int = 1024  # the position table's length: the longest S the model takes
-    vocabulary: int = 50257  # GPT-2's BPE: 50,000 merges + 256 bytes + <|endoftext|>
-    layers: int = 12
-    heads: int = 12
-    width: int = 768
-    mlp_width: int = 3072  # 4 x width
-    layer_norm_epsilon: float = 1e-5  # GPT-2's (and PyTorch's default), not Keras's 1e-3
-    learning_rate: float = 6e-4  # nanoGPT's for GPT-2 small, with betas 0.9 / 0.95
-    beta_2: float = 0.95
 
 
 class GPT2(keras.Model):
@@ -53,11 +40,11 @@ class GPT2(keras.Model):
                                                    name="position_embedding")
         self.blocks = [
             TransformerBlock(config.width, config.heads, config.mlp_width, causal=True, tanh_gelu=True,
-                             layer_norm_epsilon=config.layer_norm_epsilon, kernel_initializer=normal,
+                             layer_norm_epsilon=config.epsilon, kernel_initializer=normal,
                              projection_initializer=residual, name=f"block{index}")
             for index in range(config.layers)
         ]
-        self.final_norm = layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="final_norm")
+        self.final_norm = layers.LayerNormalization(epsilon=config.epsilon, name="final_norm")
 
     def build(self, input_shape=(None, None)):  # (B, S) token ids
         self.token_embedding.build(input_shape)
@@ -84,7 +71,7 @@ class LanguageModelTask(KerasTask):
         self.model = GPT2(config)
         self.model.build()
         self.networks = {"model": self.model}
-        self.optimizers = {"model": adamw(self.model, config.learning_rate, beta_1=0.9, beta_2=config.beta_2)}
+        self.optimizers = {"model": adamw(self.model, LEARNING_RATE, WEIGHT_DECAY, beta_1=BETAS[0], beta_2=BETAS[1])}
 
     def make_batch(self, batch_size, image_size, rng):
         if image_size > self.config.context:

@@ -15,29 +15,17 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from batchmark.workloads.architectures.style_transfer import (
+    CONTENT_STAGE, CONTENT_WEIGHT, DOWN_CONVS, IMAGENET_MEAN, IMAGENET_STD, LEARNING_RATE, RESIDUAL_BLOCKS, STYLE_WEIGHT,
+    TV_WEIGHT, UP_FILTERS)
 from batchmark.workloads.keras.layers import InstanceNorm
 from batchmark.workloads.keras.task import KerasTask, random_images
 from batchmark.workloads.registry import implements
 
-# Transform net, one (filters, kernel, stride) per conv + norm + ReLU: (B, S, S, 3) -> (B, S/4, S/4, 128).
-DOWN_CONVS = [(32, 9, 1), (64, 3, 2), (128, 3, 2)]
-RESIDUAL_BLOCKS = 5  # each conv3x3-IN-ReLU-conv3x3-IN plus the identity, at 128 channels and S/4
-# Each: nearest upsampling x2, then conv3x3 + norm + ReLU to these filters: (B, S/4, S/4, 128) -> (B, S, S, 32).
-UP_FILTERS = [64, 32]
-
 # The loss's VGG16 feature maps: relu1_2, relu2_2, relu3_3, relu4_3 (Keras's VGG convolutions include the ReLU).
 FEATURE_LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"]
-CONTENT_LAYER = "block2_conv2"  # content loss on relu2_2
-# torchvision's normalisation of [0, 1] RGB, as the twin does (not Keras's caffe-style `preprocess_input`).
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-
-# The PyTorch port's weights, for MSEs of ImageNet-normalised VGG features and of Grams normalised by C*H*W;
-# TV_WEIGHT is explained in the twin.
-CONTENT_WEIGHT = 1e5
-STYLE_WEIGHT = 1e10
-TV_WEIGHT = 1.0
-LEARNING_RATE = 1e-3
+CONTENT_LAYER = FEATURE_LAYERS[CONTENT_STAGE - 1]
+MEAN, STD = (np.array(values, np.float32) for values in (IMAGENET_MEAN, IMAGENET_STD))
 
 
 def conv_block(x, filters: int, kernel: int, stride: int = 1, relu: bool = True, name: str = "conv"):
@@ -89,7 +77,7 @@ def vgg16_features() -> tuple[keras.Model, keras.Model]:
 
 def imagenet_normalize(images):
     """(B, S, S, 3) in [0, 1] -> float32 standardised with ImageNet's per-channel mean and std."""
-    return (ops.cast(images, "float32") - IMAGENET_MEAN) / IMAGENET_STD
+    return (ops.cast(images, "float32") - MEAN) / STD
 
 
 def gram_matrix(features):

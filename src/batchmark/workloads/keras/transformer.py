@@ -45,12 +45,12 @@ class TransformerBlock(layers.Layer):
 DECAYED = ("kernel", "embeddings")
 
 
-def adamw(model: keras.Model, learning_rate: float, **settings) -> keras.optimizers.AdamW:
-    """AdamW with weight decay 0.1 on the weight matrices of Dense, convolution and Embedding layers only; none
+def adamw(model: keras.Model, learning_rate: float, weight_decay: float, **settings) -> keras.optimizers.AdamW:
+    """AdamW with `weight_decay` on the weight matrices of Dense, convolution and Embedding layers only; none
     on biases, LayerNorm, ViT's class token or its position table (a bare weight). For GPT-2 that is nanoGPT's
     rule (every tensor of 2 or more dimensions, both embeddings included); for ViT, timm's (its
     ``no_weight_decay`` names the class token and position embedding). The PyTorch twins decay the same tensors."""
-    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=0.1, **settings)
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **settings)
     # Must come before the optimizer is built, which the backend does as soon as the task exists.
     optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if v.name not in DECAYED])
     return optimizer

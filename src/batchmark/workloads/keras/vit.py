@@ -10,31 +10,13 @@ head on the class token. No dropout. Trainable parameters: patch 3*16*16*768 + 7
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 from keras import layers, ops
 
+from batchmark.workloads.architectures.vit import LEARNING_RATE, WEIGHT_DECAY, ViTConfig
 from batchmark.workloads.keras.task import ClassifierTask
 from batchmark.workloads.keras.transformer import TransformerBlock, adamw
 from batchmark.workloads.registry import implements
-
-
-@dataclass(frozen=True)
-class ViTConfig:
-    image_size: int = 224  # the position table has one entry per patch of this size, so S is fixed
-    patch_size: int = 16
-    layers: int = 12
-    heads: int = 12
-    width: int = 768
-    mlp_width: int = 3072  # 4 x width
-    classes: int = 1000  # ImageNet-1k
-    layer_norm_epsilon: float = 1e-6  # the paper's JAX code and timm's
-    learning_rate: float = 1e-3
-
-    @property
-    def patches(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
 
 
 class ClassTokenAndPositions(layers.Layer):
@@ -63,14 +45,14 @@ class ClassTokenAndPositions(layers.Layer):
 def vision_transformer(config: ViTConfig) -> keras.Model:
     dense_init = keras.initializers.TruncatedNormal(0.0, 0.02)  # timm's for every Linear
     images = keras.Input((config.image_size, config.image_size, 3), name="images")  # (B, 224, 224, 3)
-    x = layers.Conv2D(config.width, config.patch_size, strides=config.patch_size, name="patch_embedding")(images)
+    x = layers.Conv2D(config.width, config.patch, strides=config.patch, name="patch_embedding")(images)
     x = layers.Reshape((config.patches, config.width), name="patches")(x)  # (B, 14, 14, C) -> (B, 196, C)
     x = ClassTokenAndPositions(config.patches + 1, config.width, name="tokens")(x)  # (B, 197, C)
     for index in range(config.layers):
         x = TransformerBlock(config.width, config.heads, config.mlp_width, causal=False, tanh_gelu=False,
-                             layer_norm_epsilon=config.layer_norm_epsilon, kernel_initializer=dense_init,
+                             layer_norm_epsilon=config.epsilon, kernel_initializer=dense_init,
                              projection_initializer=dense_init, name=f"block{index}")(x)
-    x = layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="final_norm")(x)
+    x = layers.LayerNormalization(epsilon=config.epsilon, name="final_norm")(x)
     class_features = x[:, 0]  # (B, C): the class token alone goes to the head
     logits = layers.Dense(config.classes, kernel_initializer=dense_init, name="head")(class_features)  # (B, 1000)
     return keras.Model(images, logits, name="vit_b16")
@@ -82,7 +64,7 @@ class VisionTransformerTask(ClassifierTask):
     def __init__(self, config: ViTConfig):
         model = vision_transformer(config)
         super().__init__(model, num_classes=config.classes)
-        self.optimizers = {"model": adamw(model, config.learning_rate)}
+        self.optimizers = {"model": adamw(model, LEARNING_RATE, WEIGHT_DECAY)}
 
 
 @implements("keras", "vit_b16")

@@ -23,19 +23,12 @@ from typing import NamedTuple
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.cyclegan import (
+    BETAS, DISCRIMINATOR_DOWN_STACK, DOWN_STACK, LAMBDA, LEAKY_SLOPE, LEARNING_RATE, UP_STACK)
 from batchmark.workloads.mlx.layers import InstanceNorm
 from batchmark.workloads.mlx.task import Networks, adam, random_images
 from batchmark.workloads.registry import implements
 
-# The torch twin's constants: tf.keras LeakyReLU's default slope, the cycle weight (identity: half of it), the
-# four Adams, and the U-Net and PatchGAN tables (see its comments).
-LEAKY_SLOPE = 0.3
-LAMBDA = 10.0
-LEARNING_RATE = 2e-4
-BETAS = (0.5, 0.999)
-DOWN_STACK = [(64, False), (128, True), (256, True), (512, True), (512, True), (512, True), (512, True), (512, True)]
-UP_STACK = [(512, True), (512, True), (512, True), (512, False), (256, False), (128, False), (64, False)]
-DISCRIMINATOR_DOWN_STACK = DOWN_STACK[:3]
 GENERATORS = ("generator_g", "generator_f")
 DISCRIMINATORS = ("discriminator_x", "discriminator_y")
 

@@ -9,15 +9,10 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.densenet121 import BN_EPS, DENSENET121_BLOCKS, GROWTH_RATE, REDUCTION, STEM_CHANNELS
 from batchmark.workloads.mlx.layers import global_average, pad_spatial
 from batchmark.workloads.mlx.task import ClassifierTask
 from batchmark.workloads.registry import implements
-
-BN_EPS = 1.001e-5  # Keras's, in every DenseNet layer
-GROWTH_RATE = 32  # channels each dense layer appends; its 1x1 bottleneck is 4x as wide (DenseNet-B)
-REDUCTION = 0.5  # transitions keep this fraction of the channels (DenseNet-C)
-STEM_CHANNELS = 64
-DENSENET121_BLOCKS = (6, 12, 24, 16)
 
 
 def batch_norm(channels: int) -> nn.BatchNorm:

@@ -6,62 +6,21 @@ before strided convolutions, BatchNorm with epsilon 1e-3, squeeze-and-excite, th
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
-
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.mobilenetv3 import (
+    BN_EPS, BN_MOMENTUM, DROPOUT, LARGE_BLOCKS, LAST_POINT_CHANNELS, SE_RATIO, STEM_CHANNELS, Block, depth)
 from batchmark.workloads.mlx.layers import global_average, pad_spatial
 from batchmark.workloads.mlx.task import ClassifierTask
 from batchmark.workloads.registry import implements
-
-BN_EPS = 1e-3
-BN_MOMENTUM = 1.0 - 0.999  # Keras's momentum weights the old statistic, MLX's (as PyTorch's) the new one
-SE_RATIO = 0.25  # squeeze-and-excite bottleneck width, relative to the expanded channels
-STEM_CHANNELS = 16  # Keras does not scale the stem with alpha
-LAST_POINT_CHANNELS = 1280
-DROPOUT = 0.2
 
 
 def hard_sigmoid(x: mx.array) -> mx.array:
     return nn.relu6(x + 3.0) / 6.0  # Keras's and PyTorch's hard sigmoid
 
 
-class Block(NamedTuple):
-    """One inverted residual block: expand 1x1, depthwise k x k, optional squeeze-excite, project 1x1."""
-
-    expansion: float
-    filters: int
-    kernel: int
-    stride: int
-    squeeze_excite: bool
-    activation: Callable[[mx.array], mx.array]
-
-
-# Keras's Large stack; output resolution at a 224 input in the comments.
-LARGE_BLOCKS = (
-    Block(1, 16, 3, 1, False, nn.relu),  # 112
-    Block(4, 24, 3, 2, False, nn.relu),  # 56
-    Block(3, 24, 3, 1, False, nn.relu),
-    Block(3, 40, 5, 2, True, nn.relu),  # 28
-    Block(3, 40, 5, 1, True, nn.relu),
-    Block(3, 40, 5, 1, True, nn.relu),
-    Block(6, 80, 3, 2, False, nn.hardswish),  # 14
-    Block(2.5, 80, 3, 1, False, nn.hardswish),
-    Block(2.3, 80, 3, 1, False, nn.hardswish),
-    Block(2.3, 80, 3, 1, False, nn.hardswish),
-    Block(6, 112, 3, 1, True, nn.hardswish),
-    Block(6, 112, 3, 1, True, nn.hardswish),
-    Block(6, 160, 5, 2, True, nn.hardswish),  # 7
-    Block(6, 160, 5, 1, True, nn.hardswish),
-    Block(6, 160, 5, 1, True, nn.hardswish),
-)
-
-
-def _depth(value: float, divisor: int = 8) -> int:
-    """Round a channel count to the nearest multiple of 8, never more than 10% below `value` (TF slim rule)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+ACTIVATIONS = {"relu": nn.relu, "hardswish": nn.hardswish}  # the table's names
 
 
 def _pad_same(x: mx.array, kernel: int, stride: int) -> mx.array:
@@ -89,7 +48,7 @@ class ConvBN(nn.Module):
 class SqueezeExcite(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
-        squeezed = _depth(channels * SE_RATIO)
+        squeezed = depth(channels * SE_RATIO)
         self.conv = nn.Conv2d(channels, squeezed, 1)
         self.conv_1 = nn.Conv2d(squeezed, channels, 1)
 
@@ -103,8 +62,9 @@ class InvertedResidual(nn.Module):
 
     def __init__(self, in_channels: int, block: Block, block_id: int):
         super().__init__()
-        expanded = _depth(in_channels * block.expansion)
-        self.kernel, self.stride, self.activation = block.kernel, block.stride, block.activation
+        expanded = depth(in_channels * block.expansion)
+        self.kernel, self.stride = block.kernel, block.stride
+        self.activation = ACTIVATIONS[block.activation]
         if block_id > 0:
             self.expand = ConvBN(in_channels, expanded)
         padding = block.kernel // 2 if block.stride == 1 else 0  # stride 2: padded explicitly, as TensorFlow
@@ -135,7 +95,7 @@ class MobileNetV3Large(nn.Module):
         for block_id, block in enumerate(blocks):
             self.blocks.append(InvertedResidual(channels, block, block_id))
             channels = block.filters
-        last_conv_channels = _depth(channels * 6)  # 960 for Large
+        last_conv_channels = depth(channels * 6)  # 960 for Large
         self.conv_1 = ConvBN(channels, last_conv_channels)
         self.conv_2 = nn.Conv2d(last_conv_channels, LAST_POINT_CHANNELS, 1)
         self.dropout = nn.Dropout(DROPOUT)

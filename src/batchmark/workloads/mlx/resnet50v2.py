@@ -13,15 +13,10 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.resnet50v2 import BN_EPS, RESNET50V2_STACKS, STEM_CHANNELS
 from batchmark.workloads.mlx.layers import global_average, pad_spatial
 from batchmark.workloads.mlx.task import ClassifierTask
 from batchmark.workloads.registry import implements
-
-# As in the torch twin: Keras's BatchNormalization epsilon, and one row per stack (name, bottleneck width f,
-# blocks, stride of the stack's last block).
-BN_EPS = 1.001e-5
-RESNET50V2_STACKS = (("conv2", 64, 3, 2), ("conv3", 128, 4, 2), ("conv4", 256, 6, 2), ("conv5", 512, 3, 1))
-STEM_CHANNELS = 64
 
 
 def batch_norm(channels: int) -> nn.BatchNorm:

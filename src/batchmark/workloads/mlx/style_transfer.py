@@ -11,25 +11,12 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.style_transfer import (
+    CONTENT_STAGE, CONTENT_WEIGHT, DOWN_CONVS, IMAGENET_MEAN, IMAGENET_STD, LEARNING_RATE, RESIDUAL_BLOCKS, STYLE_WEIGHT,
+    TV_WEIGHT, UP_FILTERS, VGG16_STAGES)
 from batchmark.workloads.mlx.layers import GramMatrix, InstanceNorm
 from batchmark.workloads.mlx.task import Networks, adam, random_images
 from batchmark.workloads.registry import implements
-
-# The torch twin's tables: transform net (filters, kernel, stride) per down conv, residual blocks at S/4, up
-# convs after nearest x2 upsampling; VGG16 (filters, convolutions) per stage up to relu4_3.
-DOWN_CONVS = [(32, 9, 1), (64, 3, 2), (128, 3, 2)]
-RESIDUAL_BLOCKS = 5
-UP_FILTERS = [64, 32]
-VGG16_STAGES = [(64, 2), (128, 2), (256, 3), (512, 3)]  # the stages end at relu1_2, relu2_2, relu3_3, relu4_3
-CONTENT_STAGE = 2  # content loss on relu2_2
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# The torch twin's loss weights (its docstring says where they come from) and learning rate.
-CONTENT_WEIGHT = 1e5
-STYLE_WEIGHT = 1e10
-TV_WEIGHT = 1.0
-LEARNING_RATE = 1e-3
 
 
 class ConvBlock(nn.Module):

@@ -10,30 +10,13 @@ position table, as timm's ``no_weight_decay``). 86,567,656 trainable parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mlx.core as mx
 import mlx.nn as nn
 
+from batchmark.workloads.architectures.vit import LEARNING_RATE, WEIGHT_DECAY, ViTConfig
 from batchmark.workloads.mlx.task import ClassifierTask
 from batchmark.workloads.mlx.transformer import Block, adamw_on_matrices
 from batchmark.workloads.registry import implements
-
-
-@dataclass(frozen=True)
-class ViTConfig:
-    image_size: int = 224  # the position table has one entry per patch of this image
-    patch: int = 16
-    layers: int = 12
-    heads: int = 12
-    width: int = 768
-    mlp_width: int = 3072
-    classes: int = 1000
-    epsilon: float = 1e-6  # timm's LayerNorm epsilon for ViT
-
-    @property
-    def patches(self) -> int:
-        return (self.image_size // self.patch) ** 2
 
 
 class ViT(nn.Module):
@@ -87,4 +70,4 @@ class VisionTransformerTask(ClassifierTask):
 
 @implements("mlx", "vit_b16")
 def build() -> VisionTransformerTask:
-    return VisionTransformerTask(ViT(ViTConfig()), learning_rate=1e-3, weight_decay=0.1)
+    return VisionTransformerTask(ViT(ViTConfig()), learning_rate=LEARNING_RATE, weight_decay=WEIGHT_DECAY)

@@ -9,26 +9,14 @@ matrices). 124,439,808 trainable parameters; the tied head is the embedding tens
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from batchmark.workloads.architectures.gpt2 import BETAS, LEARNING_RATE, WEIGHT_DECAY, GPT2Config
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.task import Objective, TorchTask, adamw
 from batchmark.workloads.torch.transformer import Block, matrices_and_the_rest
-
-
-@dataclass(frozen=True)
-class GPT2Config:
-    vocabulary: int = 50_257  # GPT-2's BPE vocabulary (50,000 merges + 256 bytes + end-of-text)
-    context: int = 1024  # positions in the learned table; a batch may use fewer
-    layers: int = 12
-    heads: int = 12
-    width: int = 768
-    mlp_width: int = 3072  # 4x width, as in the paper
-    epsilon: float = 1e-5  # LayerNorm epsilon of the released model
 
 
 class GPT2(nn.Module):
@@ -89,4 +77,5 @@ class LanguageModelTask(TorchTask):
 
 @implements("torch", "gpt2_124m")
 def build() -> LanguageModelTask:
-    return LanguageModelTask(GPT2(GPT2Config()), learning_rate=6e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    return LanguageModelTask(GPT2(GPT2Config()), learning_rate=LEARNING_RATE, betas=BETAS,
+                             weight_decay=WEIGHT_DECAY)

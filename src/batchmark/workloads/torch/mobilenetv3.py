@@ -12,63 +12,17 @@ first block is ``expanded_conv_0`` here.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from batchmark.workloads.architectures.mobilenetv3 import (
+    BN_EPS, BN_MOMENTUM, DROPOUT, LARGE_BLOCKS, LAST_POINT_CHANNELS, SE_RATIO, STEM_CHANNELS, Block, depth)
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.task import ClassifierTask
 
-# Keras BatchNormalization(epsilon=1e-3, momentum=0.999). Keras's momentum weights the old running
-# statistic and PyTorch's the new batch statistic, hence 1 - 0.999.
-BN_EPS = 1e-3
-BN_MOMENTUM = 1.0 - 0.999
-SE_RATIO = 0.25  # squeeze-and-excite bottleneck width, relative to the expanded channels
-STEM_CHANNELS = 16  # Keras does not scale the stem with alpha
-LAST_POINT_CHANNELS = 1280  # width of the 1x1 conv before the logits (Large)
-DROPOUT = 0.2  # Keras's default dropout_rate, before the logits
-
-
-class Block(NamedTuple):
-    """One inverted residual block: expand 1x1, depthwise k x k, optional squeeze-excite, project 1x1."""
-
-    expansion: float  # expanded channels = _depth(input channels * expansion)
-    filters: int  # output channels
-    kernel: int  # depthwise kernel size
-    stride: int
-    squeeze_excite: bool
-    activation: type[nn.Module]
-
-
-# The Large stack of Keras's MobileNetV3Large (non-minimalistic: 5x5 kernels, squeeze-excite, hard-swish).
-# Output resolution at a 224 input in the comments.
-LARGE_BLOCKS = (
-    Block(1, 16, 3, 1, False, nn.ReLU),  # 112
-    Block(4, 24, 3, 2, False, nn.ReLU),  # 56
-    Block(3, 24, 3, 1, False, nn.ReLU),
-    Block(3, 40, 5, 2, True, nn.ReLU),  # 28
-    Block(3, 40, 5, 1, True, nn.ReLU),
-    Block(3, 40, 5, 1, True, nn.ReLU),
-    Block(6, 80, 3, 2, False, nn.Hardswish),  # 14
-    Block(2.5, 80, 3, 1, False, nn.Hardswish),
-    Block(2.3, 80, 3, 1, False, nn.Hardswish),
-    Block(2.3, 80, 3, 1, False, nn.Hardswish),
-    Block(6, 112, 3, 1, True, nn.Hardswish),
-    Block(6, 112, 3, 1, True, nn.Hardswish),
-    Block(6, 160, 5, 2, True, nn.Hardswish),  # 7
-    Block(6, 160, 5, 1, True, nn.Hardswish),
-    Block(6, 160, 5, 1, True, nn.Hardswish),
-)
-
-
-def _depth(value: float, divisor: int = 8) -> int:
-    """Round a channel count to the nearest multiple of 8, never more than 10% below `value` (TF slim rule)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
+ACTIVATIONS = {"relu": nn.ReLU, "hardswish": nn.Hardswish}  # the table's names
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -102,7 +56,7 @@ class SqueezeExcite(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        squeezed = _depth(channels * SE_RATIO)
+        squeezed = depth(channels * SE_RATIO)
         self.conv = nn.Conv2d(channels, squeezed, 1)
         self.conv_1 = nn.Conv2d(squeezed, channels, 1)
 
@@ -118,7 +72,7 @@ class InvertedResidual(nn.Module):
 
     def __init__(self, in_channels: int, block: Block, block_id: int):
         super().__init__()
-        expanded = _depth(in_channels * block.expansion)
+        expanded = depth(in_channels * block.expansion)
         self.kernel, self.stride = block.kernel, block.stride
         self.expand = _conv_bn(in_channels, expanded) if block_id > 0 else None
         # Stride 1: symmetric padding is "same" for odd kernels. Stride 2: padded explicitly in forward.
@@ -126,7 +80,7 @@ class InvertedResidual(nn.Module):
         self.depthwise = _conv_bn(expanded, expanded, block.kernel, block.stride, groups=expanded, padding=padding)
         self.squeeze_excite = SqueezeExcite(expanded) if block.squeeze_excite else None
         self.project = _conv_bn(expanded, block.filters)
-        self.activation = block.activation()
+        self.activation = ACTIVATIONS[block.activation]()
         self.residual = block.stride == 1 and in_channels == block.filters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W)
@@ -151,7 +105,7 @@ class MobileNetV3Large(nn.Module):
             stack[f"expanded_conv_{block_id}"] = InvertedResidual(channels, block, block_id)
             channels = block.filters
         self.blocks = nn.Sequential(stack)
-        last_conv_channels = _depth(channels * 6)  # 960 for Large
+        last_conv_channels = depth(channels * 6)  # 960 for Large
         self.conv_1 = _conv_bn(channels, last_conv_channels)
         self.conv_2 = nn.Conv2d(last_conv_channels, LAST_POINT_CHANNELS, 1)
         self.dropout = nn.Dropout(DROPOUT)

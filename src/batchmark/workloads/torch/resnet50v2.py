@@ -18,21 +18,9 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
+from batchmark.workloads.architectures.resnet50v2 import BN_EPS, RESNET50V2_STACKS, STEM_CHANNELS
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.task import ClassifierTask
-
-# Keras's BatchNormalization epsilon in every ResNetV2 layer (PyTorch's default is 1e-5).
-BN_EPS = 1.001e-5
-
-# One row per stack: (name, bottleneck width f, blocks, stride of the stack's last block).
-# Blocks output 4f channels. The last stack keeps the resolution, so the network downsamples 32x in all.
-RESNET50V2_STACKS = (
-    ("conv2", 64, 3, 2),
-    ("conv3", 128, 4, 2),
-    ("conv4", 256, 6, 2),
-    ("conv5", 512, 3, 1),
-)
-STEM_CHANNELS = 64
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:

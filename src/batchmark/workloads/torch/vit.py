@@ -10,30 +10,13 @@ position table, as timm's ``no_weight_decay``). 86,567,656 trainable parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from batchmark.workloads.architectures.vit import LEARNING_RATE, WEIGHT_DECAY, ViTConfig
 from batchmark.workloads.registry import implements
 from batchmark.workloads.torch.task import ClassifierTask, adamw
 from batchmark.workloads.torch.transformer import Block, matrices_and_the_rest
-
-
-@dataclass(frozen=True)
-class ViTConfig:
-    image_size: int = 224  # the position table has one entry per patch of this image
-    patch: int = 16
-    layers: int = 12
-    heads: int = 12
-    width: int = 768
-    mlp_width: int = 3072
-    classes: int = 1000
-    epsilon: float = 1e-6  # timm's LayerNorm epsilon for ViT
-
-    @property
-    def patches(self) -> int:
-        return (self.image_size // self.patch) ** 2
 
 
 class ViT(nn.Module):
@@ -71,4 +54,4 @@ class ViT(nn.Module):
 def build() -> ClassifierTask:
     model = ViT(ViTConfig())
     return ClassifierTask(model, num_classes=model.config.classes,
-                          optimizer=adamw(matrices_and_the_rest(model, weight_decay=0.1), lr=1e-3))
+                          optimizer=adamw(matrices_and_the_rest(model, weight_decay=WEIGHT_DECAY), lr=LEARNING_RATE))
