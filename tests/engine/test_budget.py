@@ -127,3 +127,26 @@ def test_the_first_guess_is_only_used_before_any_row_finished():
     assert budget.fixed_estimate("x") == 30  # the same workload's own rows first
     assert budget.minimum_estimate("y", 5) == 90 + 25
     assert budget.fixed_estimate("z") == 60  # an unseen workload: the median of all rows
+
+
+def test_a_search_too_poor_for_one_trial_gets_one_when_its_whole_share_covers_it():
+    """Half a search's share is its allowance, unless that half cannot pay for one trial of one plan and the
+    whole share can: a search that measures nothing is spent for nothing."""
+    from batchmark.engine.budget import SHORT_TRIAL_STEPS, RowCost
+
+    def allowance(budget_seconds: float, step: float) -> tuple[float, float]:
+        budget = SuiteBudget(budget_seconds, clock=lambda: 0.0)
+        budget.start()
+        budget.record(RowCost("big", wall_seconds=20 + 5 * step, timed_seconds=5 * step, step_seconds=step))
+        trial = 20 + SHORT_TRIAL_STEPS * step
+        assert budget.trial_estimate("big") == trial and budget.trial_estimate("unseen") is None
+        # Left for searches: the budget after two pending rows of "big" (each 20 s + 5 steps at least).
+        spare = budget_seconds - 2 * (20 + 5 * step)
+        return budget.screening_seconds("big", ["big", "big"], 1, 5), spare, trial
+
+    seconds, spare, trial = allowance(budget_seconds=120, step=3.0)  # half the share (25 s) < one trial (26 s)
+    assert spare / 2 < trial and seconds == pytest.approx(1.2 * trial) and seconds <= spare
+    seconds, spare, trial = allowance(budget_seconds=400, step=3.0)  # half the share covers it: half it is
+    assert seconds == pytest.approx(spare / 2)
+    seconds, spare, trial = allowance(budget_seconds=95, step=3.0)  # not even the whole share covers one trial
+    assert 1.2 * trial > spare and seconds == pytest.approx(spare / 2)

@@ -20,6 +20,9 @@ from typing import Callable
 # Before any row has finished nothing is known about this machine; a first guess at a row's fixed part. It
 # only matters when the budget is already tight at the first row.
 FIRST_GUESS_OVERHEAD_SECONDS = 20.0
+# Timed steps in one short trial of an in-run search (after the row's own warm-up): two rank plans whose times
+# differ by more than the noise. The search (tune/search.py) and the budget that pays for it share this.
+SHORT_TRIAL_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,25 @@ class SuiteBudget:
             cap = min(cap, profile_cap)
         return Allowance(max_seconds=cap, timeout_seconds=max(1.0, min(profile_timeout, left)))
 
-    def screening_seconds(self, pending_rows: list[str], pending_screens: int, min_steps: int) -> float:
-        """What one in-run tuning may spend: what is left after every pending row's minimum, shared among the
-        tunings still to do (and never more than half of that, so that the rows keep time for more steps)."""
+    def trial_estimate(self, workload: str) -> float | None:
+        """What one short trial of another plan of `workload` costs: a row's fixed part (start, build, warm-up)
+        and its short steps; None before any row of it has run."""
+        step = next((cost.step_seconds for cost in reversed(self.costs) if cost.workload == workload), None)
+        return None if step is None else self.fixed_estimate(workload) + SHORT_TRIAL_STEPS * step
+
+    def screening_seconds(self, workload: str, pending_rows: list[str], pending_screens: int,
+                          min_steps: int) -> float:
+        """What the in-run tuning of `workload` may spend: what is left after every pending row's minimum,
+        shared among the tunings still to do, and half of that, so that the rows keep time for more steps.
+        Unless that half is too little for even one trial of one plan and the whole share is not: then it is
+        one trial's worth (with a fifth to spare), since a search that can measure nothing only spends its
+        share on the plain framework's stand-in, while one trial can find the plan (the first search of a run,
+        before the rows' costs were known, got 18 s where ResNet50V2's trial needed about 20)."""
         if not self.limited:
             return math.inf
         reserved = sum(self.minimum_estimate(name, min_steps) for name in pending_rows)
-        return max(0.0, self.left() - reserved) / max(1, pending_screens) / 2
+        share = max(0.0, self.left() - reserved) / max(1, pending_screens)
+        trial = self.trial_estimate(workload)
+        if trial is not None and share / 2 < 1.2 * trial <= share:
+            return 1.2 * trial
+        return share / 2

@@ -488,7 +488,8 @@ def run_suite(request: SuiteRequest, jobs: list[Job], results: ResultsFile, outp
                     job = dataclasses.replace(job, screen=False, plan_source="static")
                 if job.screen and budget.affordable(job.workload, min_steps):
                     pending = sum(1 for later in jobs[index:] if later.screen)
-                    job = screen(job, results.rows, budget.screening_seconds(remaining, pending, min_steps))
+                    seconds = budget.screening_seconds(job.workload, remaining, pending, min_steps)
+                    job = screen(job, results.rows, seconds)
                     if _joined_earlier_row(job, results, results_file):
                         continue
                 if job.screen or not budget.affordable(job.workload, min_steps):
