@@ -75,6 +75,9 @@ def check_sqlite_file(path: Path) -> None:
                          f"is: move it aside, or choose another with --db or {DATABASE_VARIABLE}")
 
 
+POSTGRES_POOL_SIZE = 40  # anyio's default thread limit, which runs a server process's database work
+
+
 def create_engine(url: sqlalchemy.URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -83,7 +86,13 @@ def create_engine(url: sqlalchemy.URL) -> Engine:
         _configure_sqlite(engine)
         return engine
     try:
-        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+        # The pool keeps as many connections as a server process runs requests at once (Starlette's threadpool:
+        # 40). SQLAlchemy's default keeps 5 and closes every connection past them when it is returned: under load
+        # each request then opened a new connection, a new PostgreSQL server process with cold caches (250-340 a
+        # second while pages were read, in the load test). Connections are opened only when needed: a command
+        # that uses one opens one. `serve --workers N` needs max_connections of at least 40 N (the default 100
+        # fits 2).
+        return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=0)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as error:
         raise StoreError(f"no driver for {url.drivername} ({error}); for PostgreSQL install batchmark[postgres] "
                          f"and use a postgresql:// URL") from None
