@@ -276,18 +276,20 @@ def measure(tree: Path, label: str, database: str, backend: str, runs_file: Path
     workers = options.workers if has_workers_option(tree) else 1
     process, url = start_server(tree, database, workers)
     try:
-        before = checkpoints() if backend == "PostgreSQL" else None
+        watch = PostgresActivity(database, f"{label} on {backend}") if backend == "PostgreSQL" else None
         submitted, submit_wall, paths = asyncio.run(submit_all(url, bodies, tokens, options.concurrency))
-        if before is not None:  # the one thing on this VM's disk that the submissions do not control
-            count, milliseconds = (after - first for after, first in zip(checkpoints(), before))
-            print(f"  {label} on {backend}: {count} checkpoint(s) ({milliseconds:.0f} ms of writes and syncs) "
-                  f"during the {submit_wall:.1f} s of submissions", file=sys.stderr)
+        if watch:
+            watch.phase("submissions", submit_wall)
         paced_per_second = paced_p95 = None
         if options.reader == "wrk":
             reads_per_second, read_p95, read_errors = read_with_wrk(url, paths, options.read_seconds,
                                                                     options.concurrency)
+            if watch:
+                watch.phase("saturated reads", options.read_seconds)
             paced_per_second, paced_p95, paced_errors = read_with_wrk(url, paths, options.read_seconds,
                                                                       options.concurrency, options.rate)
+            if watch:
+                watch.phase("paced reads", options.read_seconds)
             read_errors += paced_errors
             paced_p95 *= 1000
         else:
@@ -318,15 +320,35 @@ def postgres_reachable() -> bool:
         return False
 
 
-def checkpoints() -> tuple[int, float]:
-    """PostgreSQL's checkpoints so far (timed and requested) and the milliseconds they spent writing and syncing."""
-    admin = sqlalchemy.create_engine(POSTGRES_ADMIN)
-    with admin.connect() as connection:
-        count, milliseconds = connection.execute(sqlalchemy.text(
-            "SELECT checkpoints_timed + checkpoints_req, checkpoint_write_time + checkpoint_sync_time "
-            "FROM pg_stat_bgwriter")).one()
-    admin.dispose()
-    return count, milliseconds
+class PostgresActivity:
+    """What PostgreSQL did on its own during each phase, printed to stderr: the checkpoints (timed or requested)
+    with their milliseconds of writes and syncs, and the autovacuum and autoanalyze runs on the test's database.
+    These share the one disk and the two cores with the server, and are what a run cannot control."""
+
+    def __init__(self, database: str, label: str):
+        self.database, self.label = database, label
+        self.last = self.sample()
+
+    def sample(self) -> tuple[int, float, int, int]:
+        engine = sqlalchemy.create_engine(self.database)
+        with engine.connect() as connection:
+            checkpoints, milliseconds = connection.execute(sqlalchemy.text(
+                "SELECT checkpoints_timed + checkpoints_req, checkpoint_write_time + checkpoint_sync_time "
+                "FROM pg_stat_bgwriter")).one()
+            autovacuums = connection.execute(sqlalchemy.text(
+                "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables")).scalar()
+            sessions = connection.execute(sqlalchemy.text(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()")).scalar()
+        engine.dispose()
+        return checkpoints, milliseconds, autovacuums, sessions
+
+    def phase(self, name: str, seconds: float) -> None:
+        now = self.sample()
+        checkpoints, milliseconds, autovacuums, sessions = (after - before for after, before in zip(now, self.last))
+        self.last = now
+        print(f"  {self.label}, {name} ({seconds:.1f} s): {checkpoints} checkpoint(s) ({milliseconds:.0f} ms of "
+              f"writes and syncs), {autovacuums} autovacuum/autoanalyze run(s), {sessions - 1} connection(s) opened",
+              file=sys.stderr)
 
 
 def fresh_postgres() -> tuple[str, callable]:
