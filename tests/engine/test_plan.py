@@ -89,6 +89,7 @@ def test_device_override_applies_before_switches():
     ("channels_last=maybe", "boolean"),
     ("baseline,accelerated,compile=off", "at most one named plan"),
     ("compile=fast", "unknown compile mode 'fast'"),
+    ("baseline,allocator=jemalloc,allocator=tcmalloc", "sets allocator twice"),  # once ran tcmalloc alone, silently
 ])
 def test_bad_plans_are_refused_with_what_is_allowed(value, fragment):
     with pytest.raises(UnknownNameError, match=fragment):

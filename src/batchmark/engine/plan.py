@@ -172,5 +172,9 @@ def parse_plans(values: list[str]) -> list[PlanRequest]:
                 f"--plan {value!r}: switches may follow at most one named plan ({', '.join(PLAN_NAMES)})."
             )
         switches = [_parse_switch(*item.split("=", 1)) for item in items if "=" in item]
+        repeated = sorted({key for key, _ in switches if sum(1 for other, _ in switches if other == key) > 1})
+        if repeated:  # one plan has one value per switch: two plans are two --plan options
+            raise UnknownNameError(f"--plan {value!r} sets {', '.join(repeated)} twice; one plan takes one value "
+                                   f"per switch (to compare two, give --plan twice)")
         requests.append(PlanRequest(label=value, base=names[0] if names else "baseline", switches=tuple(switches)))
     return requests
