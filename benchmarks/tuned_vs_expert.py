@@ -10,7 +10,7 @@ fused and foreach Adam). TensorFlow: Keras default, Keras XLA, mixed_bfloat16, o
 Switches this machine cannot run (bf16 without it in hardware, an allocator not installed) are left out and
 listed. The tuned plan is `batchmark tune`'s, measured first (its time is printed) unless cached.
 
-Run: .venv/bin/python benchmarks/tuned_vs_expert.py [--workloads a,b] [--frameworks torch,tensorflow]
+Run: .venv/bin/python benchmarks/tuned_vs_expert.py [--workloads a,b (default: the seed suite)] [--frameworks torch,tensorflow]
      [--tune-budget 5x] [--results FILE]   (an earlier run's results: print its table without measuring)
 Nothing else may run on the machine meanwhile: on 2 cores a second process makes the numbers garbage.
 """
@@ -29,6 +29,7 @@ from batchmark.frameworks.runtime import available_allocators
 from batchmark.machine import fingerprint
 from batchmark.results import ResultsFile, load_results
 from batchmark.tune.workload import switches
+from batchmark.workloads.registry import workload_names
 
 EXPERT = {
     "torch": ["channels_last=true", "compile=default", "compile=default,channels_last=true",
@@ -103,7 +104,8 @@ def main() -> None:
     if options.results:
         table(load_results(options.results))
         return
-    workloads = options.workloads.split(",") if options.workloads else None
+    # The seed suite by default: what `run` measures without --suite (tune would otherwise tune every workload)
+    workloads = options.workloads.split(",") if options.workloads else workload_names("seed")
     frameworks = options.frameworks.split(",")
     bf16 = "avx512_bf16" in fingerprint().cpu.flags or "amx_bf16" in fingerprint().cpu.flags
     start = time.monotonic()
