@@ -10,6 +10,7 @@ applied on top of a named plan (baseline unless one is named), so that an ablati
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -172,7 +173,7 @@ def parse_plans(values: list[str]) -> list[PlanRequest]:
                 f"--plan {value!r}: switches may follow at most one named plan ({', '.join(PLAN_NAMES)})."
             )
         switches = [_parse_switch(*item.split("=", 1)) for item in items if "=" in item]
-        repeated = sorted({key for key, _ in switches if sum(1 for other, _ in switches if other == key) > 1})
+        repeated = sorted(key for key, count in Counter(key for key, _ in switches).items() if count > 1)
         if repeated:  # one plan has one value per switch: two plans are two --plan options
             raise UnknownNameError(f"--plan {value!r} sets {', '.join(repeated)} twice; one plan takes one value "
                                    f"per switch (to compare two, give --plan twice)")

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Protocol
 
-from batchmark.plans import SWITCHES, Plan
+from batchmark.plans import Plan
 from batchmark.errors import TuneFailed
 from batchmark.engine.budget import SHORT_TRIAL_STEPS
 from batchmark.engine.profiles import PROFILES, Profile
@@ -175,12 +175,6 @@ def pooled(trials: list[Trial]) -> Trial:
                  losses=[loss for t in trials for loss in t.losses],
                  warmup_seconds=[s for t in trials for s in t.warmup_seconds],
                  wall_seconds=sum(t.wall_seconds for t in trials))
-
-
-def switch_count(plan: Plan, reference: Plan) -> int:
-    """How many switches `plan` turns on top of `reference`: device, precision, compiler, layout, threads and each
-    runtime setting count one each."""
-    return sum(1 for switch in SWITCHES if getattr(plan, switch) != getattr(reference, switch))
 
 
 def standard_seconds(step: float, overhead: float, rule: Profile | StopRule) -> float:
@@ -375,7 +369,7 @@ class Search:
             return baseline
         fastest = ranked[0]
         close = [c for c in ranked if c.median <= fastest.median * (1 + self.settings.min_gain)]
-        chosen = min(close, key=lambda c: (switch_count(c.plan, baseline.plan), c.median))
+        chosen = min(close, key=lambda c: (len(c.plan.differences(baseline.plan)), c.median))
         for candidate in close:
             if candidate.median < chosen.median:
                 candidate.verdict = "rejected"
