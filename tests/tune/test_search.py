@@ -238,7 +238,7 @@ def test_a_clearly_losing_candidate_is_dropped_after_one_step():
 
 def test_likeliest_gains_are_measured_first_so_a_tight_budget_reaches_them():
     measure = Scripted({BASE: 1.0, CL: 0.9, BF16_CL: 0.5})
-    result = search(measure, eager=(BASE, CL, BF16_CL), compile_modes=(), budget_factor=100)
+    search(measure, eager=(BASE, CL, BF16_CL), compile_modes=(), budget_factor=100)
     order = [plan for plan, *_ in measure.calls]
     assert order.index(BF16_CL) < order.index(CL)
 
@@ -323,3 +323,79 @@ def test_no_short_trial_runs_past_the_budget_whatever_it_costs():
         baseline_trial=Trial(BASE, [1.0, 1.0], [2.3, 2.3], [1.0, 1.0], 9.0))
     assert result.tuning_seconds <= 60.0
     assert "over the tuning budget: still measuring" in by_plan(result, slow_start).reason
+
+
+# -- runtime switches before compiles, and a search that goes on where an earlier one stopped -------------
+
+TCMALLOC = dataclasses.replace(CL, allocator="tcmalloc")
+
+
+def runtime_space(runtime=(("allocator", "tcmalloc"),)) -> SearchSpace:
+    made = space()
+    made.runtime = {"cpu": list(runtime)}
+    return made
+
+
+def test_runtime_switches_are_measured_before_compiles_and_a_winning_one_is_compiled_in():
+    """On a cold compile cache the compiles, measured first, spent the budget: tcmalloc (1.06-1.45x on every CNN
+    here) went untried in every cold search. Now it is measured first, and the compiler is tried on top of it."""
+    compiled_tcmalloc = dataclasses.replace(TCMALLOC, compile="default")
+    measure = Scripted({BASE: 1.0, CL: 0.8, TCMALLOC: 0.6, compiled_tcmalloc: 0.5})
+    result = Search(runtime_space(), measure, SearchSettings(budget_factor=100), clock=measure.clock).run()
+    order = [plan for plan, rule, timeout, final in measure.calls if not final]
+    assert order.index(TCMALLOC) < min(order.index(plan) for plan in order if plan.compile != "off")
+    assert compiled_tcmalloc in order
+    assert result.chosen.plan == compiled_tcmalloc
+
+
+def test_a_runtime_switch_within_the_noise_is_not_compiled_in():
+    """A switch 1% faster in short trials has shown nothing: the compiler goes on the plan without it."""
+    measure = Scripted({BASE: 1.0, CL: 0.8, TCMALLOC: 0.792})
+    result = Search(runtime_space(), measure, SearchSettings(budget_factor=100), clock=measure.clock).run()
+    compiled = [c.plan for c in result.candidates if c.stage == "compile"]
+    assert dataclasses.replace(CL, compile="default") in compiled
+    assert not any(plan.allocator == "tcmalloc" for plan in compiled)
+
+
+def test_a_tight_budget_reaches_the_runtime_switch_before_the_compile():
+    measure = Scripted({BASE: 10.0, CL: 9.0, TCMALLOC: 7.0})
+    # After the baseline's and channels_last's short trials (45 s each), 68 s are left: one compile (5 s start, 20 s
+    # compile, 4 steps of 10.8 s) or the runtime switch, not both.
+    result = Search(runtime_space(), measure, SearchSettings(budget_seconds=158, confirm=False),
+                    clock=measure.clock).run()
+    assert by_plan(result, TCMALLOC).samples
+    compiles = [c for c in result.candidates if c.stage == "compile"]
+    assert compiles and all(c.verdict == "not tried" for c in compiles)
+
+
+def test_a_search_goes_on_where_an_earlier_one_stopped():
+    """`tune` after a run's partial search: what was measured is not measured again (the baseline excepted: it sets
+    the budget), a compile that the earlier budget cut off is tried again, and the winner is still re-measured
+    at the standard step count beside the baseline."""
+    compiled = dataclasses.replace(CL, compile="default")
+    earlier = {
+        BASE: [Trial(BASE, [1.0, 1.0], [2.3, 2.3], [1.0, 1.0], 9.0)],
+        CL: [Trial(CL, [0.8, 0.8], [2.3, 2.3], [0.8, 0.8], 8.0)],
+        compiled: [Trial(compiled, [], [], [], 30.0, failure="timeout: no result after 30 s; worker killed")],
+    }
+    measure = Scripted({BASE: 1.0, CL: 0.8, compiled: 0.5})
+    result = Search(space(), measure, SearchSettings(budget_factor=100), clock=measure.clock,
+                    earlier=earlier).run()
+    short = [plan for plan, rule, timeout, final in measure.calls if not final]
+    assert CL not in short  # measured by the earlier search
+    assert short.count(BASE) == 1 and compiled in short
+    assert by_plan(result, CL).samples == [0.8, 0.8]
+    assert result.chosen.plan == compiled and result.measured_alike
+
+
+def test_an_earlier_failure_or_clearly_losing_trial_keeps_its_verdict():
+    slow = dataclasses.replace(BASE, precision="bf16")
+    earlier = {CL: [Trial(CL, [], [], [], 5.0, failure="oom: out of memory")],
+               slow: [Trial(slow, [9.0], [2.3], [9.0], 20.0, stopped_by="clearly losing")]}
+    measure = Scripted({BASE: 1.0, CL: 0.8, slow: 9.0})
+    result = Search(space(eager=(BASE, CL, slow), compile_modes=()), measure, SearchSettings(budget_factor=100),
+                    clock=measure.clock, earlier=earlier).run()
+    assert [plan for plan, *_ in measure.calls] == [BASE]
+    assert by_plan(result, CL).verdict == "failed" and "out of memory" in by_plan(result, CL).reason
+    assert by_plan(result, slow).verdict == "rejected" and "clearly losing" in by_plan(result, slow).reason
+    assert result.chosen.plan == BASE

@@ -228,7 +228,7 @@ def tuned_lookup(machine: Fingerprint):
             return found.plan
         return found.plan, (f"tuned on {found.tuned_at[:10]} by a search that could not afford {found.untried} of "
                             f"{len(found.candidates)} plans: `batchmark tune {workload} --framework {framework}` "
-                            f"measures them all",)
+                            f"goes on with them",)
     return lookup
 
 

@@ -109,16 +109,15 @@ def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[
         sizes = workload_sizes(request, workload)
         for framework in frameworks:
             found = None if force else cache.load(workload_key(machine, framework, workload, *sizes))
-            if found is not None and not found.complete:
-                found = None  # a run's partial search: `tune` measures what it could not afford
-            if found is not None:
+            if found is not None and found.complete:
                 outcome = TuneOutcome(workload, framework, found, cached=True)
             else:
                 # MLX's precisions are pruned by its own peaks where `batchmark calibrate --framework mlx` measured
                 # them: the BLAS it calls, not the hardware, decides what a precision can gain there.
                 own = calibration.cached(machine, framework) if framework in OWN_PEAKS else peaks
+                # A partial search (a run's, or a `tune` whose budget ran out) goes on where it stopped.
                 outcome = tune_one(workload, framework, sizes, devices[framework], own or peaks, machine, settings,
-                                   seed, plugins, events)
+                                   seed, plugins, events, earlier=found)
             outcomes.append(outcome)
             events.tuned(outcome)
     return outcomes
@@ -126,13 +125,22 @@ def tune_workloads(workloads: Sequence[str] | None = None, frameworks: Sequence[
 
 def tune_one(workload: str, framework: str, sizes: tuple[int, int], devices: dict[str, DeviceSupport],
              peaks: Calibration | None, machine: Fingerprint, settings: SearchSettings | None = None, seed: int = 0,
-             plugins: Sequence[str] = (), events: Events | None = None) -> TuneOutcome:
-    """Tune one built-in (workload, framework) at `sizes`; a failure is an outcome, not an exception."""
+             plugins: Sequence[str] = (), events: Events | None = None,
+             earlier: cache.TunedPlan | None = None) -> TuneOutcome:
+    """Tune one built-in (workload, framework) at `sizes`; a failure is an outcome, not an exception. `earlier`: an
+    unfinished search of the same key, whose trials are not measured again."""
     events = events or Events()
     events.say(f"tuning {workload} · {framework} at batch {sizes[0]}, {sizes[1]}²")
+    if earlier is not None:
+        reused = sum(1 for candidate in earlier.candidates
+                     if candidate.trials and candidate.plan != earlier.baseline_plan)
+        events.say(f"  going on from the search of {earlier.tuned_at[:16].replace('T', ' ')}, which could not afford "
+                   f"{earlier.untried} of {len(earlier.candidates)} plans: {reused} measured then are not measured "
+                   f"again (`--force` starts over)")
     try:
         tuned, _ = tune_workload(workload, framework, *sizes, devices, peaks, machine, settings or SearchSettings(),
-                                 seed=seed, plugins=list(plugins), say=lambda line: events.say(f"  {line}"))
+                                 seed=seed, plugins=list(plugins), say=lambda line: events.say(f"  {line}"),
+                                 earlier=earlier)
     except TuneFailed as error:
         return TuneOutcome(workload, framework, None, cached=False, failure=str(error))
     return TuneOutcome(workload, framework, tuned, cached=False)

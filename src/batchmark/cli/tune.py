@@ -41,7 +41,9 @@ def tune(
                                              "plan (5x) or seconds (600s).")] = "5x",
     loss_tolerance: Annotated[float, typer.Option(help="Largest relative gap of the loss to fp32's after the short "
                                                        "trial's steps.")] = 0.05,
-    force: Annotated[bool, typer.Option("--force", help="Tune again even if a tuned plan is cached.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Tune again from the start, even if a tuned plan is "
+                                                        "cached; without it a search that ran out of budget goes "
+                                                        "on where it stopped.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the synthetic data.")] = 0,
 ) -> None:
     """Find the fastest plan for each workload here by measuring it; cache it for `run --plan tuned`."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from batchmark.files import write_atomically
 from batchmark.plans import Plan
-from batchmark.tune.search import CandidateVerdict
+from batchmark.tune.search import CandidateVerdict, Trial
 
 
 class TuneKey(BaseModel):
@@ -30,6 +30,26 @@ class TuneKey(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
 
 
+class TrialRecord(BaseModel):
+    """One short trial as measured, kept so that a search cut short by its budget can go on from it."""
+    step_seconds: list[float]
+    losses: list[float]
+    warmup_seconds: list[float]
+    wall_seconds: float
+    failure: str | None = None
+    stopped_by: str | None = None
+
+    @classmethod
+    def of(cls, trial: Trial) -> TrialRecord:
+        return cls(step_seconds=trial.step_seconds, losses=trial.losses, warmup_seconds=trial.warmup_seconds,
+                   wall_seconds=trial.wall_seconds, failure=trial.failure, stopped_by=trial.stopped_by)
+
+    def trial(self, plan: Plan) -> Trial:
+        return Trial(plan=plan, step_seconds=self.step_seconds, losses=self.losses,
+                     warmup_seconds=self.warmup_seconds, wall_seconds=self.wall_seconds, failure=self.failure,
+                     stopped_by=self.stopped_by)
+
+
 class CandidateSummary(BaseModel):
     plan: Plan
     stage: str
@@ -37,6 +57,7 @@ class CandidateSummary(BaseModel):
     reason: str
     median_seconds: float | None
     steps: int
+    trials: list[TrialRecord] = Field(default_factory=list)  # empty in entries cached before they were kept
 
 
 class TunedPlan(BaseModel):
@@ -66,6 +87,11 @@ class TunedPlan(BaseModel):
     def complete(self) -> bool:
         """Whether every candidate was measured."""
         return self.untried == 0
+
+    def earlier_trials(self) -> dict[Plan, list[Trial]]:
+        """The short trials this search measured, per plan: what a search of the same key need not measure again."""
+        return {candidate.plan: [record.trial(candidate.plan) for record in candidate.trials]
+                for candidate in self.candidates if candidate.trials}
 
 
 def directory() -> Path:

@@ -92,7 +92,7 @@ def screen(job: Job, rows: list[Row], seconds: float, request: SuiteRequest, dev
                 f"in {result.tuning_seconds:.0f} s")
     if untried:
         note += (f"; {untried} not tried within the budget: `batchmark tune {job.workload} --framework "
-                 f"{job.framework}` measures them all")
+                 f"{job.framework}` goes on with them")
     record = Screening(workload=job.workload, framework=job.framework, seconds=result.tuning_seconds,
                        budget_seconds=result.budget_seconds, chosen=chosen, candidates=candidate_lines(result),
                        pruned=[f"{switch}: {why}" for switch, why in result.pruned])

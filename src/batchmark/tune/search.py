@@ -7,9 +7,12 @@ for `accelerate()`. It proceeds cheapest first:
 1. the baseline, short: its step time sets the budget (a multiple of one standard measurement);
 2. every eager variant the search space kept, short (compiling nothing), then successive halving: the
    better half gets more steps;
-3. the compiler, on the best eager plan of each memory layout (compiles cost tens of seconds here), with a
-   timeout of what is left of the budget; then each runtime switch on its own on the best plan so far;
-4. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, alongside
+3. each runtime switch (allocator, OpenMP, Adam's implementation, oneDNN) on its own on the best eager plan: they
+   compile nothing, and on a cold compile cache the compiles after them used to spend the budget first (tcmalloc,
+   1.06-1.45x on every CNN here, went untried in every cold search while compiles lost or tied);
+4. the compiler, on the best uncompiled plan of each memory layout, runtime switches included (compiles cost tens
+   of seconds here), with a timeout of what is left of the budget;
+5. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, alongside
    the baseline measured the same way, in two processes each in the order A B B A: short trials only rank
    plans (their first steps run slow, so a short baseline flatters every speedup), and a plan's median drifts
    between processes, so the speedup reported is between the pooled standard measurements, with a bootstrap
@@ -177,6 +180,11 @@ def pooled(trials: list[Trial]) -> Trial:
                  wall_seconds=sum(t.wall_seconds for t in trials))
 
 
+def reusable(trial: Trial) -> bool:
+    """Whether an earlier search's trial still says something: a time-out says only what that budget was."""
+    return trial.ok or not (trial.failure or "").startswith("timeout")
+
+
 def standard_seconds(step: float, overhead: float, rule: Profile | StopRule) -> float:
     """What one measurement of a plan with this step time costs under `rule` (a profile's, or one confirming
     process's): process and build, warm-up, the timed steps, and about one more step's work for its FLOPs."""
@@ -188,8 +196,14 @@ def standard_seconds(step: float, overhead: float, rule: Profile | StopRule) -> 
 
 class Search:
     def __init__(self, space: SearchSpace, measure: Measure, settings: SearchSettings = SearchSettings(),
-                 clock: Callable[[], float] = time.monotonic, say: Callable[[str], None] = lambda line: None):
+                 clock: Callable[[], float] = time.monotonic, say: Callable[[str], None] = lambda line: None,
+                 earlier: dict[Plan, list[Trial]] | None = None):
+        """`earlier`: the short trials an unfinished search of the same key measured, per plan. The search takes
+        them in place of measuring again (a cold search here could afford 5 of 13 plans; run again, it goes on
+        where it stopped). Trials cut off by that search's budget are not among them: they are tried again."""
         self.space, self.measure, self.settings, self.clock, self.say = space, measure, settings, clock, say
+        self.earlier = {plan: [trial for trial in trials if reusable(trial)]
+                        for plan, trials in (earlier or {}).items() if plan != space.baseline}
         self.short_rule = StopRule(settings.short_warmup, 0.0, settings.short_steps, settings.short_steps)
         self.candidates: list[Candidate] = []
 
@@ -226,9 +240,17 @@ class Search:
     # -- measuring ---------------------------------------------------------------------------------
     def _try(self, candidate: Candidate, rule: StopRule, compiled: bool) -> Trial | None:
         """One short trial of `candidate`, if the budget left covers it; its time-out is what is left, so that no
-        trial (a compile, a slow runtime, a worker that starts slower than the baseline's) runs past the budget."""
+        trial (a compile, a slow runtime, a worker that starts slower than the baseline's) runs past the budget.
+        A trial an earlier search of the same key left is taken instead, in the order it was measured."""
         left = self._left() - self._reserve()
         needed = self._short_cost() + (self.settings.compile_estimate_seconds if compiled else 0.0)
+        best = min((c.median for c in self._ranked()), default=None)
+        if self.earlier.get(candidate.plan):
+            trial = self.earlier[candidate.plan].pop(0)
+            self.say(f"{candidate.plan.describe()}: {len(trial.step_seconds)} step(s) from the earlier search")
+            candidate.trials.append(trial)
+            self._judge(candidate, trial, best, left, compiled)
+            return trial
         if left < needed:
             if not candidate.samples:  # a survivor of an earlier round keeps what it measured
                 candidate.verdict = "not tried"
@@ -236,23 +258,27 @@ class Search:
                                     f"{'compile and a ' if compiled else ''}short trial take{'' if compiled else 's'} "
                                     f"about {needed:.0f} s)")
             return None
-        best = min((c.median for c in self._ranked()), default=None)
         if best is not None:
             rule = dataclasses.replace(rule, give_up_above=best * self.settings.clearly_losing)
         self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
         trial = self.measure(candidate.plan, rule, timeout=left, final=False)
         candidate.trials.append(trial)
+        self._judge(candidate, trial, best, left, compiled)
+        return trial
+
+    def _judge(self, candidate: Candidate, trial: Trial, best: float | None, left: float, compiled: bool) -> None:
+        """The verdict a trial settles by itself: clearly losing, failed, or over the budget."""
         if trial.ok and trial.stopped_by == "clearly losing":
             candidate.verdict = "rejected"
-            candidate.reason = (f"clearly losing: a step took {trial.step_seconds[-1]:.3g} s, "
-                                f"{trial.step_seconds[-1] / best:.1f}x the best so far ({best:.3g} s); stopped there")
+            against = (f"{trial.step_seconds[-1] / best:.1f}x the best so far ({best:.3g} s)" if best is not None
+                       else "in the earlier search, against its best then")
+            candidate.reason = f"clearly losing: a step took {trial.step_seconds[-1]:.3g} s, {against}; stopped there"
         if not trial.ok:
             candidate.verdict = "failed"
             candidate.reason = trial.failure or "no timed step"
             if trial.failure and trial.failure.startswith("timeout"):
                 doing = "compiling" if compiled else "measuring"
                 candidate.reason = f"over the tuning budget: still {doing} after {left:.0f} s"
-        return trial
 
     def _ranked(self) -> list[Candidate]:
         return sorted((c for c in self.candidates if c.verdict == "measured" and c.samples), key=lambda c: c.median)
@@ -311,14 +337,6 @@ class Search:
             self._check_numerics(candidate)
         self._halve()
 
-        if not self.settings.compile:
-            self.space.pruned.append(("compile", "this run compiles nothing (a quick run)"))
-        for plan in self._compile_candidates(baseline) if self.settings.compile else []:
-            candidate = Candidate(plan, "compile")
-            self.candidates.append(candidate)
-            if self._try(candidate, self.short_rule, compiled=True) is not None:
-                self._check_numerics(candidate)
-
         if self.settings.runtime:
             best = self._ranked()[0] if self._ranked() else baseline
             for plan in self.space.runtime_variants(best.plan):
@@ -327,20 +345,32 @@ class Search:
                 if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:
                     self._check_numerics(candidate)
 
+        if not self.settings.compile:
+            self.space.pruned.append(("compile", "this run compiles nothing (a quick run)"))
+        for plan in self._compile_candidates(baseline) if self.settings.compile else []:
+            candidate = Candidate(plan, "compile")
+            self.candidates.append(candidate)
+            if self._try(candidate, self.short_rule, compiled=True) is not None:
+                self._check_numerics(candidate)
+
         return self._confirm(baseline)
 
     def _compile_candidates(self, baseline: Candidate) -> list[Plan]:
-        """The compiler on the best eager plan of each memory layout, the overall best first: a compiler fuses
-        differently per layout (style transfer compiled was 1.07x faster contiguous, slower channels_last, where
-        channels_last won eagerly), so compiling only the best eager layout missed the fastest plan."""
+        """The compiler on the best uncompiled plan of each memory layout (a runtime switch that won is kept), the
+        overall best first: a compiler fuses differently per layout (style transfer compiled was 1.07x faster
+        contiguous, slower channels_last, where channels_last won eagerly), so compiling only the best eager
+        layout missed the fastest plan."""
         # Halving's slower half still counts here (it lost eagerly, not compiled); failures, numerics and clearly
         # losing plans do not.
-        eligible = sorted((c for c in self.candidates if c.stage == "eager" and c.samples and c.verdict != "failed"
+        eligible = sorted((c for c in self.candidates if c.stage in ("eager", "runtime") and c.samples
+                           and c.plan.compile == "off" and c.verdict != "failed"
                            and not c.reason.startswith(("numerics", "clearly losing"))), key=lambda c: c.median)
-        best_per_layout: dict[bool, Plan] = {}
-        for candidate in eligible or [baseline]:
-            best_per_layout.setdefault(candidate.plan.channels_last, candidate.plan)
-        plans = [compiled for plan in best_per_layout.values() for compiled in self.space.compiled(plan)]
+        layouts = list(dict.fromkeys(c.plan.channels_last for c in eligible or [baseline]))
+        # Per layout, a runtime switch that won by less than the noise is not compiled in: the compiled plan
+        # would carry a switch no measurement showed to help.
+        best_per_layout = [self._simplest([c for c in eligible if c.plan.channels_last == layout] or [baseline],
+                                          baseline).plan for layout in layouts]
+        plans = [compiled for plan in best_per_layout for compiled in self.space.compiled(plan)]
         return list(dict.fromkeys(plans))
 
     def _halve(self) -> None:
@@ -367,16 +397,19 @@ class Search:
         ranked = self._ranked()
         if not ranked:
             return baseline
-        fastest = ranked[0]
-        close = [c for c in ranked if c.median <= fastest.median * (1 + self.settings.min_gain)]
-        chosen = min(close, key=lambda c: (len(c.plan.differences(baseline.plan)), c.median))
-        for candidate in close:
+        chosen = self._simplest(ranked, baseline)
+        for candidate in ranked:
             if candidate.median < chosen.median:
                 candidate.verdict = "rejected"
                 candidate.reason = (f"{candidate.median:.4g} s against {chosen.median:.4g} s for a plan with fewer "
                                     f"switches: not {self.settings.min_gain:.0%} faster, within the short trials' "
                                     f"noise")
         return chosen
+
+    def _simplest(self, ranked: list[Candidate], baseline: Candidate) -> Candidate:
+        """Of `ranked` (fastest first), the plan with the fewest switches within `min_gain` of the fastest."""
+        close = [c for c in ranked if c.median <= ranked[0].median * (1 + self.settings.min_gain)]
+        return min(close, key=lambda c: (len(c.plan.differences(baseline.plan)), c.median))
 
     def _confirm(self, baseline: Candidate) -> TuneResult:
         best = self._simplest_within_noise(baseline)

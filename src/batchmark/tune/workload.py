@@ -61,7 +61,8 @@ def tuned_plan(result: TuneResult, key: cache.TuneKey) -> cache.TunedPlan:
         tuned_at=dt.datetime.now(dt.timezone.utc).isoformat(), tuning_seconds=result.tuning_seconds,
         budget_seconds=result.budget_seconds,
         candidates=[cache.CandidateSummary(plan=c.plan, stage=c.stage, verdict=c.verdict, reason=c.reason,
-                                           median_seconds=c.median, steps=len(c.samples))
+                                           median_seconds=c.median, steps=len(c.samples),
+                                           trials=[cache.TrialRecord.of(trial) for trial in c.trials])
                     for c in result.candidates],
         pruned=result.pruned,
     )
@@ -71,15 +72,18 @@ def tune_workload(workload: str, framework: str, batch_size: int, image_size: in
                   devices: dict[str, DeviceSupport], calibration: Calibration | None, machine: Fingerprint,
                   settings: SearchSettings = SearchSettings(), seed: int = 0, plugins: list[str] = (),
                   say: Callable[[str], None] = lambda line: None,
-                  on_progress: Callable[[str], None] = lambda message: None) -> tuple[cache.TunedPlan, TuneResult]:
-    """Search, re-measure the winner, cache it; returns the cached entry and the search's full record."""
+                  on_progress: Callable[[str], None] = lambda message: None,
+                  earlier: cache.TunedPlan | None = None) -> tuple[cache.TunedPlan, TuneResult]:
+    """Search, re-measure the winner, cache it; returns the cached entry and the search's full record. `earlier`, an
+    unfinished search of the same key, lends the trials it measured: the search goes on where it stopped."""
     cpu = machine.cpu
     space = search_space(framework, devices, calibration, cpu.logical_cores or 1, cpu.physical_cores or 1,
                          workload=get_workload(workload))
     with owned_folder("batchmark-tune-") as folder:
         measure = worker_measure(workload, framework, batch_size, image_size, seed, list(plugins), Path(folder),
                                  on_progress)
-        result = Search(space, measure, settings, say=say).run()
+        result = Search(space, measure, settings, say=say,
+                        earlier=earlier.earlier_trials() if earlier is not None else None).run()
     tuned = tuned_plan(result, workload_key(machine, framework, workload, batch_size, image_size))
     cache.store(tuned)
     return tuned, result
