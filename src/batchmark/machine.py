@@ -11,10 +11,10 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import psutil
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from batchmark.version import __version__
 
@@ -23,6 +23,15 @@ CPU_FLAGS_OF_INTEREST = (
     "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
     "asimd", "sve", "bf16",
 )
+# Variables that cap the instruction sets the frameworks' kernels may use (oneDNN's, ATen's vectorized kernels',
+# MKL's). A run under ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU measures what an AVX2 CPU's kernels do here: its
+# peaks and tuned plans are another machine's, and its fingerprint says so.
+ISA_LIMIT_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+# oneDNN's instruction sets without bf16 arithmetic (AVX2_VNNI_2 converts bf16, it does not multiply it): a cap at
+# one of them leaves PyTorch's and TensorFlow's bf16 convolutions and matmuls without hardware support.
+ONEDNN_ISAS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                                      "AVX512_CORE_VNNI"})
+LimitText = Annotated[str, StringConstraints(max_length=64)]
 # The distributions whose versions the fingerprint records: each framework's (batchmark.frameworks registers
 # them when it is imported, as every caller of fingerprint() has it).
 RECORDED_DISTRIBUTIONS: list[str] = []
@@ -72,6 +81,8 @@ class Fingerprint(_Open):
     python: Optional[str] = None
     frameworks: dict[str, Optional[str]] = Field(default_factory=dict)
     batchmark: Optional[str] = None
+    # ISA_LIMIT_VARIABLES that were set, with their values; empty when the kernels may use the whole CPU.
+    isa_limits: dict[LimitText, LimitText] = Field(default_factory=dict, max_length=len(ISA_LIMIT_VARIABLES))
 
 
 def _linux_cpu() -> tuple[str, set[str]] | None:
@@ -107,10 +118,18 @@ def cpu_info() -> CpuFingerprint:
     )
 
 
+def isa_limits() -> dict[str, str]:
+    """The instruction-set caps set in this environment (ISA_LIMIT_VARIABLES), as name: value."""
+    return {name: os.environ[name] for name in ISA_LIMIT_VARIABLES if os.environ.get(name)}
+
+
 def cpu_has_fast_bf16() -> bool:
-    """bf16 arithmetic in hardware: AVX-512 BF16 or AMX on x86, the BF16 extension on Arm."""
+    """bf16 arithmetic in hardware: AVX-512 BF16 or AMX on x86, the BF16 extension on Arm; and not capped away by
+    a oneDNN instruction-set limit below it."""
     flags = set(cpu_info().flags)
-    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    limits = isa_limits()
+    cap = limits.get("ONEDNN_MAX_CPU_ISA", limits.get("DNNL_MAX_CPU_ISA", "")).upper()
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) and cap not in ONEDNN_ISAS_WITHOUT_BF16
 
 
 @functools.cache
@@ -162,4 +181,5 @@ def fingerprint() -> Fingerprint:
         python=platform.python_version(),
         frameworks=framework_versions(),
         batchmark=__version__,
+        isa_limits=isa_limits(),
     )

@@ -43,13 +43,15 @@ PEAK_MODULES = {"torch": "batchmark.frameworks.torch_peak", "mlx": "batchmark.fr
 
 
 def hardware_key(machine: Fingerprint, framework: str = FRAMEWORK) -> dict:
-    """The fingerprint fields a peak depends on: the hardware, and the framework that measured it (for MLX, also
-    the BLAS libraries it could be given)."""
+    """The fingerprint fields a peak depends on: the hardware, the instruction sets its kernels may use, and the
+    framework that measured it (for MLX, also the BLAS libraries it could be given)."""
     key = {"cpu": machine.cpu.model_dump(), "memory_bytes": machine.memory_bytes,
            "gpus": [gpu.model_dump(include={"kind", "name", "driver", "compute_capability"}) for gpu in machine.gpus],
            "framework": framework, "framework_version": machine.frameworks.get(framework)}
     if framework == "mlx":
         key["blas"] = sorted(available_blas())
+    if machine.isa_limits:  # only then: an uncapped machine keeps the key its caches were written under
+        key["isa_limits"] = dict(machine.isa_limits)
     return key
 
 

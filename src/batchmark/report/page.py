@@ -156,6 +156,7 @@ def machine_facts(fingerprint: Fingerprint) -> list[tuple[str, str]]:
         ("Cores", f"{cpu.physical_cores or '?'} physical · {cpu.logical_cores or '?'} logical · "
                   f"{cpu.usable_cores or '?'} usable" if known_cpu else None),
         ("CPU flags", ", ".join(cpu.flags) or None),
+        ("ISA capped", ", ".join(f"{name}={value}" for name, value in fingerprint.isa_limits.items()) or None),
         ("Memory", wording.human_bytes(fingerprint.memory_bytes) if fingerprint.memory_bytes else None),
         ("GPUs", "; ".join(gpus) or "none"),
         ("OS", f"{system.system or ''} {system.release or ''}".strip() or None),
