@@ -11,7 +11,10 @@ Switches this machine cannot run (bf16 without it in hardware, an allocator not 
 listed. The tuned plan is `batchmark tune`'s, measured first (its time is printed) unless cached.
 
 Run: .venv/bin/python benchmarks/tuned_vs_expert.py [--workloads a,b (default: the seed suite)] [--frameworks torch,tensorflow]
-     [--tune-budget 5x] [--results FILE]   (an earlier run's results: print its table without measuring)
+     [--tune-budget 5x] [--expert PLAN ...] [--results FILE]   (an earlier run's results: print its table)
+An AVX2 CPU without bf16, on an AVX-512 one: ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+MKL_ENABLE_INSTRUCTIONS=AVX2 in the environment (the fingerprint records the caps, so the calibration and the
+tuned plans are the capped machine's own). TORCHINDUCTOR_CACHE_DIR=an empty folder makes the compiles cold.
 Nothing else may run on the machine meanwhile: on 2 cores a second process makes the numbers garbage.
 """
 
@@ -26,7 +29,7 @@ from pathlib import Path
 import batchmark
 from batchmark.engine.stats import median_ratio_ci
 from batchmark.frameworks.runtime import available_allocators
-from batchmark.machine import fingerprint
+from batchmark.machine import cpu_has_fast_bf16, fingerprint
 from batchmark.results import ResultsFile, load_results
 from batchmark.tune.workload import switches
 from batchmark.workloads.registry import workload_names
@@ -100,6 +103,8 @@ def main() -> None:
     parser.add_argument("--frameworks", default="torch,tensorflow")
     parser.add_argument("--tune-budget", default="5x")
     parser.add_argument("--results", type=Path, help="print the table of an earlier run of this script")
+    parser.add_argument("--expert", action="append", default=None,
+                        help="measure only this expert configuration (repeatable; default: all of them)")
     options = parser.parse_args()
     if options.results:
         table(load_results(options.results))
@@ -107,13 +112,24 @@ def main() -> None:
     # The seed suite by default: what `run` measures without --suite (tune would otherwise tune every workload)
     workloads = options.workloads.split(",") if options.workloads else workload_names("seed")
     frameworks = options.frameworks.split(",")
-    bf16 = "avx512_bf16" in fingerprint().cpu.flags or "amx_bf16" in fingerprint().cpu.flags
+    bf16 = cpu_has_fast_bf16()  # False under a oneDNN cap below bf16 (ONEDNN_MAX_CPU_ISA=AVX2)
+    machine = fingerprint()
+    if machine.isa_limits:
+        print("instruction sets capped: " + ", ".join(f"{k}={v}" for k, v in machine.isa_limits.items()))
     start = time.monotonic()
     batchmark.tune_workloads(workloads, frameworks, budget=options.tune_budget)
     print(f"tuning: {time.monotonic() - start:.0f} s")
     left_out_all = []
     for framework in frameworks:
         plans, left_out = expert_plans(framework, bf16)
+        if options.expert:
+            unknown = [plan for plan in options.expert if plan not in EXPERT[framework]
+                       and plan not in (f"allocator={name}" for name in ALLOCATORS)]
+            if len(frameworks) == 1 and unknown:
+                parser.error(f"--expert {unknown[0]!r} is not an expert configuration of {framework}")
+            left_out += [f"{framework} {plan}: not asked for (--expert)" for plan in plans
+                         if plan not in options.expert]
+            plans = [plan for plan in plans if plan in options.expert]
         left_out_all += left_out
         started = time.monotonic()
         outcome = batchmark.run_suite(workloads, [framework], ["baseline", "tuned", *plans], budget="none",
