@@ -399,3 +399,17 @@ def test_an_earlier_failure_or_clearly_losing_trial_keeps_its_verdict():
     assert by_plan(result, CL).verdict == "failed" and "out of memory" in by_plan(result, CL).reason
     assert by_plan(result, slow).verdict == "rejected" and "clearly losing" in by_plan(result, slow).reason
     assert result.chosen.plan == BASE
+
+
+def test_thread_and_optimizer_switches_come_after_the_compiles_on_the_best_plan_so_far():
+    """OpenMP's wait policy and binding and Adam's implementation were level with the default or slower on every
+    workload here: a budget is better spent on a compile first. They are then tried on the best plan so far."""
+    compiled = dataclasses.replace(TCMALLOC, compile="default")
+    active = dataclasses.replace(compiled, omp_wait="active")
+    measure = Scripted({BASE: 1.0, CL: 0.8, TCMALLOC: 0.6, compiled: 0.5, active: 0.45})
+    result = Search(runtime_space((("allocator", "tcmalloc"), ("omp_wait", "active"))), measure,
+                    SearchSettings(budget_factor=100), clock=measure.clock).run()
+    order = [plan for plan, rule, timeout, final in measure.calls if not final]
+    assert order.index(TCMALLOC) < order.index(compiled) < order.index(active)
+    assert dataclasses.replace(CL, omp_wait="active") not in order  # not on the eager plan: on the best so far
+    assert result.chosen.plan == active

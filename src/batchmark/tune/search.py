@@ -7,11 +7,13 @@ for `accelerate()`. It proceeds cheapest first:
 1. the baseline, short: its step time sets the budget (a multiple of one standard measurement);
 2. every eager variant the search space kept, short (compiling nothing), then successive halving: the
    better half gets more steps;
-3. each runtime switch (allocator, OpenMP, Adam's implementation, oneDNN) on its own on the best eager plan: they
-   compile nothing, and on a cold compile cache the compiles after them used to spend the budget first (tcmalloc,
+3. each kernel-library and allocator switch (allocator, oneDNN, MLX's BLAS) on its own on the best eager plan:
+   they compile nothing, and on a cold compile cache the compiles used to spend the budget first (tcmalloc,
    1.06-1.45x on every CNN here, went untried in every cold search while compiles lost or tied);
-4. the compiler, on the best uncompiled plan of each memory layout, runtime switches included (compiles cost tens
-   of seconds here), with a timeout of what is left of the budget;
+4. the compiler, on the best uncompiled plan of each memory layout, a winning switch of 3 included (compiles
+   cost tens of seconds here), with a timeout of what is left of the budget; then the other runtime switches
+   (OpenMP's wait policy and binding, Adam's implementation, the attention kernel), each on its own on the best
+   plan so far: they were level with the default or slower on every workload here, so they come last;
 5. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, alongside
    the baseline measured the same way, in two processes each in the order A B B A: short trials only rank
    plans (their first steps run slow, so a short baseline flatters every speedup), and a plan's median drifts
@@ -37,7 +39,7 @@ from batchmark.engine.profiles import PROFILES, Profile
 from batchmark.engine.stats import grouped_median_ratio_ci, median_ratio_ci
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
-from batchmark.tune.space import SearchSpace
+from batchmark.tune.space import KERNEL_SWITCHES, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -337,14 +339,7 @@ class Search:
             self._check_numerics(candidate)
         self._halve()
 
-        if self.settings.runtime:
-            best = self._ranked()[0] if self._ranked() else baseline
-            for plan in self.space.runtime_variants(best.plan):
-                candidate = Candidate(plan, "runtime")
-                self.candidates.append(candidate)
-                if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:
-                    self._check_numerics(candidate)
-
+        self._runtime_stage(baseline, KERNEL_SWITCHES)
         if not self.settings.compile:
             self.space.pruned.append(("compile", "this run compiles nothing (a quick run)"))
         for plan in self._compile_candidates(baseline) if self.settings.compile else []:
@@ -352,8 +347,23 @@ class Search:
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=True) is not None:
                 self._check_numerics(candidate)
-
+        self._runtime_stage(baseline, None)  # the rest, on the best plan so far, compiled or not
         return self._confirm(baseline)
+
+    def _runtime_stage(self, baseline: Candidate, switches: frozenset[str] | None) -> None:
+        """Each runtime switch of `switches` (None: those not tried yet) on its own on the best plan so far."""
+        if not self.settings.runtime:
+            return
+        best = self._ranked()[0] if self._ranked() else baseline
+        tried = {c.plan for c in self.candidates}
+        for plan in self.space.runtime_variants(best.plan, switches):
+            changed = set(plan.differences(best.plan))
+            if plan in tried or (switches is None and changed <= KERNEL_SWITCHES):
+                continue
+            candidate = Candidate(plan, "runtime")
+            self.candidates.append(candidate)
+            if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:
+                self._check_numerics(candidate)
 
     def _compile_candidates(self, baseline: Candidate) -> list[Plan]:
         """The compiler on the best uncompiled plan of each memory layout (a runtime switch that won is kept), the
