@@ -16,33 +16,36 @@ from batchmark.tune.search import Trial
 BASE = Plan("torch")
 CL = dataclasses.replace(BASE, channels_last=True)
 COMPILED = dataclasses.replace(CL, compile="default")
-CPU = DeviceSupport("cpu", bf16=False, fp16=False, tf32=False, compile=True)
+BF16_CL = dataclasses.replace(CL, precision="bf16")
+CPU = DeviceSupport("cpu", bf16=True, fp16=False, tf32=False, compile=True)
 EARLIER_CL_STEP = 0.625  # a step time no measurement below produces: found in the result only if it was kept
 
 
-def summary(plan: Plan, verdict: str, steps: list[float], stage: str = "eager") -> cache.CandidateSummary:
+def summary(plan: Plan, verdict: str, steps: list[float], stage: str = "eager",
+            trials: int = 1) -> cache.CandidateSummary:
+    """A candidate as cached, with `trials` short trials of `steps` each (a survivor of halving has two)."""
     trials = [cache.TrialRecord(step_seconds=steps, losses=[2.3] * len(steps), warmup_seconds=[1.0, 1.0],
-                                wall_seconds=9.0)] if steps else []
+                                wall_seconds=9.0)] * trials if steps else []
     return cache.CandidateSummary(plan=plan, stage=stage, verdict=verdict, reason="", steps=len(steps),
                                   median_seconds=steps[0] if steps else None, trials=trials)
 
 
 @pytest.fixture
 def partial_search(fake_workloads, monkeypatch):
-    """A run's search of tiny_cnn that measured channels_last and could not afford the compile; and a measure
-    that records what it is asked to run instead of starting workers."""
+    """A run's search of tiny_cnn that measured channels_last, chose bf16 + channels_last and could not afford the
+    compile; and a measure that records what it is asked to run instead of starting workers."""
     key = workload.workload_key(fingerprint(), "torch", "tiny_cnn", 4, 16)
     cache.store(cache.TunedPlan(
-        key=key, plan=CL, baseline_plan=BASE, baseline_seconds=1.0, seconds=EARLIER_CL_STEP, speedup=1.6,
+        key=key, plan=BF16_CL, baseline_plan=BASE, baseline_seconds=1.0, seconds=0.6, speedup=1.67,
         tuned_at="2026-11-30T12:00:00+00:00", tuning_seconds=30.0, budget_seconds=30.0,
-        candidates=[summary(BASE, "rejected", [1.0, 1.0]), summary(CL, "chosen", [EARLIER_CL_STEP] * 2),
-                    summary(COMPILED, "not tried", [], stage="compile")]))
+        candidates=[summary(BASE, "rejected", [1.0, 1.0]), summary(CL, "rejected", [EARLIER_CL_STEP] * 2, trials=2),
+                    summary(BF16_CL, "chosen", [0.6, 0.6]), summary(COMPILED, "not tried", [], stage="compile")]))
     asked: list[tuple[Plan, bool]] = []
 
     def scripted_measure(*args, **kwargs):
         def measure(plan, rule, timeout, final):
             asked.append((plan, final))
-            step = {BASE: 1.0, CL: 0.7, COMPILED: 0.5}.get(plan, 0.9)
+            step = {BASE: 1.0, CL: 0.7, BF16_CL: 0.65, COMPILED: 0.5}.get(plan, 0.9)
             steps = rule.min_steps
             return Trial(plan, [step] * steps, [2.3] * steps, [step] * rule.warmup_steps, 1.0 + steps * step)
         return measure
@@ -68,6 +71,8 @@ def test_tune_goes_on_from_a_partial_search_and_measures_only_what_it_lacked(par
     short = [plan for plan, final in asked if not final]
     assert CL not in short  # measured by the earlier search
     assert short.count(BASE) == 1 and COMPILED in short  # the baseline sets the budget; the compile was owed
+    chosen_then = next(c for c in outcome.tuned.candidates if c.plan == BF16_CL)
+    assert chosen_then.trials[0].step_seconds == [0.65, 0.65]  # the earlier choice, measured again, not reused
     kept = next(c for c in outcome.tuned.candidates if c.plan == CL)
     assert kept.trials[0].step_seconds == [EARLIER_CL_STEP] * 2
     assert outcome.tuned.plan == COMPILED and outcome.tuned.measured_alike  # re-measured beside the baseline
