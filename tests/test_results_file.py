@@ -36,6 +36,7 @@ def test_a_results_file_of_the_first_schema_still_loads_typed_and_unchanged():
     assert {row.status for row in loaded.rows} == {"ok", "failed"}
     written = json.loads(loaded.model_dump_json())
     assert (written.pop("budget_seconds"), written.pop("not_run"), written.pop("screenings")) == (None, [], [])
+    assert written["machine"].pop("isa_limits") == {}  # no instruction-set cap recorded: the whole CPU
     for row in written["rows"]:  # the keys added since, each at the default that means "as before"
         assert row.pop("also_labels") == []
         assert (row.pop("notes"), row.pop("wall_seconds")) == ([], None)
