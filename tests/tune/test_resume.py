@@ -24,8 +24,7 @@ EARLIER_CL_STEP = 0.625  # a step time no measurement below produces: found in t
 def summary(plan: Plan, verdict: str, steps: list[float], stage: str = "eager",
             trials: int = 1) -> cache.CandidateSummary:
     """A candidate as cached, with `trials` short trials of `steps` each (a survivor of halving has two)."""
-    trials = [cache.TrialRecord(step_seconds=steps, losses=[2.3] * len(steps), warmup_seconds=[1.0, 1.0],
-                                wall_seconds=9.0)] * trials if steps else []
+    trials = [Trial(plan, steps, [2.3] * len(steps), [1.0, 1.0], 9.0)] * trials if steps else []
     return cache.CandidateSummary(plan=plan, stage=stage, verdict=verdict, reason="", steps=len(steps),
                                   median_seconds=steps[0] if steps else None, trials=trials)
 

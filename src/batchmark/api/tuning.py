@@ -132,8 +132,7 @@ def tune_one(workload: str, framework: str, sizes: tuple[int, int], devices: dic
     events = events or Events()
     events.say(f"tuning {workload} · {framework} at batch {sizes[0]}, {sizes[1]}²")
     if earlier is not None:
-        reused = sum(1 for candidate in earlier.candidates
-                     if candidate.trials and candidate.plan != earlier.baseline_plan)
+        reused = len(earlier.earlier_trials().keys() - {earlier.baseline_plan})  # the search measures it afresh
         events.say(f"  going on from the search of {earlier.tuned_at[:16].replace('T', ' ')}, which could not afford "
                    f"{earlier.untried} of {len(earlier.candidates)} plans: {reused} measured then are not measured "
                    f"again (`--force` starts over)")

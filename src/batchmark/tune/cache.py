@@ -30,26 +30,6 @@ class TuneKey(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
 
 
-class TrialRecord(BaseModel):
-    """One short trial as measured, kept so that a search cut short by its budget can go on from it."""
-    step_seconds: list[float]
-    losses: list[float]
-    warmup_seconds: list[float]
-    wall_seconds: float
-    failure: str | None = None
-    stopped_by: str | None = None
-
-    @classmethod
-    def of(cls, trial: Trial) -> TrialRecord:
-        return cls(step_seconds=trial.step_seconds, losses=trial.losses, warmup_seconds=trial.warmup_seconds,
-                   wall_seconds=trial.wall_seconds, failure=trial.failure, stopped_by=trial.stopped_by)
-
-    def trial(self, plan: Plan) -> Trial:
-        return Trial(plan=plan, step_seconds=self.step_seconds, losses=self.losses,
-                     warmup_seconds=self.warmup_seconds, wall_seconds=self.wall_seconds, failure=self.failure,
-                     stopped_by=self.stopped_by)
-
-
 class CandidateSummary(BaseModel):
     plan: Plan
     stage: str
@@ -57,7 +37,9 @@ class CandidateSummary(BaseModel):
     reason: str
     median_seconds: float | None
     steps: int
-    trials: list[TrialRecord] = Field(default_factory=list)  # empty in entries cached before they were kept
+    # Its short trials as measured, so that a search cut short by its budget can go on from them; empty in entries
+    # cached before they were kept.
+    trials: list[Trial] = Field(default_factory=list)
 
 
 class TunedPlan(BaseModel):
@@ -92,8 +74,8 @@ class TunedPlan(BaseModel):
         """The short trials this search measured, per plan: what a search of the same key need not measure again.
         Not the plan it chose: every new candidate must beat that one as measured now, not in another session
         (MobileNetV3's medians here drifted by up to 20% from one process to the next)."""
-        return {candidate.plan: [record.trial(candidate.plan) for record in candidate.trials]
-                for candidate in self.candidates if candidate.trials and candidate.plan != self.plan}
+        return {candidate.plan: list(candidate.trials) for candidate in self.candidates
+                if candidate.trials and candidate.plan != self.plan}
 
 
 def directory() -> Path:

@@ -39,7 +39,7 @@ from batchmark.engine.profiles import PROFILES, Profile
 from batchmark.engine.stats import grouped_median_ratio_ci, median_ratio_ci
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
-from batchmark.tune.space import KERNEL_SWITCHES, SearchSpace
+from batchmark.tune.space import KERNEL_SWITCHES, LATER_SWITCHES, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -347,19 +347,15 @@ class Search:
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=True) is not None:
                 self._check_numerics(candidate)
-        self._runtime_stage(baseline, None)  # the rest, on the best plan so far, compiled or not
+        self._runtime_stage(baseline, LATER_SWITCHES)  # on the best plan so far, compiled or not
         return self._confirm(baseline)
 
-    def _runtime_stage(self, baseline: Candidate, switches: frozenset[str] | None) -> None:
-        """Each runtime switch of `switches` (None: those not tried yet) on its own on the best plan so far."""
+    def _runtime_stage(self, baseline: Candidate, switches: frozenset[str]) -> None:
+        """Each runtime switch of `switches` on its own on the best plan so far."""
         if not self.settings.runtime:
             return
         best = self._ranked()[0] if self._ranked() else baseline
-        tried = {c.plan for c in self.candidates}
         for plan in self.space.runtime_variants(best.plan, switches):
-            changed = set(plan.differences(best.plan))
-            if plan in tried or (switches is None and changed <= KERNEL_SWITCHES):
-                continue
             candidate = Candidate(plan, "runtime")
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Collection, Iterable
 
-from batchmark.plans import DeviceSupport, Plan
+from batchmark.plans import RUNTIME_DEFAULTS, DeviceSupport, Plan
 from batchmark.engine.plan import baseline
 from batchmark.frameworks import get_framework
 from batchmark.frameworks.runtime import (SWITCH_FRAMEWORKS, WHY_NOT, allocator_unavailable, blas_unavailable,
@@ -26,6 +26,7 @@ from batchmark.workloads.registry import Workload
 # policy and binding, Adam's implementation, the attention kernel) come after the compiles: on 2 cores they were
 # level with the default or slower on every workload (0.61-1.05x).
 KERNEL_SWITCHES = frozenset({"allocator", "onednn", "blas"})
+LATER_SWITCHES = frozenset(RUNTIME_DEFAULTS) - KERNEL_SWITCHES
 
 # Reduced precisions each framework can run, per device kind: autocast in torch, Keras mixed-precision policies.
 REDUCED_PRECISIONS = {"cpu": ("bf16",), "cuda": ("bf16", "fp16", "tf32"), "mps": ("fp16",)}
@@ -48,15 +49,15 @@ class SearchSpace:
         return [dataclasses.replace(best_eager, compile=mode) for mode in self.compile_modes
                 if mode != best_eager.compile]
 
-    def runtime_variants(self, best: Plan, switches: Collection[str] | None = None) -> list[Plan]:
-        """The best plan with each runtime switch (of `switches`, else any) changed on its own (an allocator,
+    def runtime_variants(self, best: Plan, switches: Collection[str] = frozenset(RUNTIME_DEFAULTS)) -> list[Plan]:
+        """The best plan with each runtime switch of `switches` changed on its own (an allocator,
         OpenMP's wait policy or binding, Adam's implementation, oneDNN); what cannot be tried here is added to
         `pruned` with its reason."""
         for line in self.runtime_pruned.get(best.device, []):
             if line not in self.pruned:
                 self.pruned.append(line)
         variants = [dataclasses.replace(best, **{switch: value}) for switch, value in self.runtime.get(best.device, [])
-                    if getattr(best, switch) != value and (switches is None or switch in switches)]
+                    if getattr(best, switch) != value and switch in switches]
         return list(dict.fromkeys(variants))
 
 

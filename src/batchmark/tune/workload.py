@@ -62,7 +62,7 @@ def tuned_plan(result: TuneResult, key: cache.TuneKey) -> cache.TunedPlan:
         budget_seconds=result.budget_seconds,
         candidates=[cache.CandidateSummary(plan=c.plan, stage=c.stage, verdict=c.verdict, reason=c.reason,
                                            median_seconds=c.median, steps=len(c.samples),
-                                           trials=[cache.TrialRecord.of(trial) for trial in c.trials])
+                                           trials=c.trials)
                     for c in result.candidates],
         pruned=result.pruned,
     )
