@@ -81,6 +81,15 @@ def test_scaling_efficiency_is_the_reference_median_over_the_group_median(tmp_pa
     assert outcome.results.rows[1] == group
 
 
+def test_a_rank_whose_interpreter_teardown_aborts_still_leaves_an_ok_row(tmp_path, fake_workloads):
+    # Gloo's worker threads can release their last collective's Python objects while a rank's interpreter
+    # finalizes, which aborts it (SIGABRT) after its result is written: a rank skips finalization.
+    outcome = batchmark.run_suite(["abort_at_exit"], nproc_per_node=2, plans=["baseline"], quick=True, steps=2,
+                                  warmup=1, report=False, output=tmp_path / "run.json")
+    group = outcome.results.rows[1]
+    assert group.world_size == 2 and group.status == "ok", group.failure
+
+
 def rank_processes(marker: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter():

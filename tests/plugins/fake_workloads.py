@@ -6,6 +6,7 @@ SIGSEGV, a real hang), inside a real worker, so the parent's handling is what is
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import time
@@ -27,7 +28,9 @@ _spec("tiny_cnn", "two convolutions and a linear head", trainable_parameters=(3 
 FAILURE_MODES = {"segfault": "dies of SIGSEGV while building", "oom": "asks the allocator for 64 TiB",
                  "hang": "never finishes building", "broken": "raises an ordinary exception",
                  "segfault_on_rank_1": "a tiny CNN, except that rank 1 of a data-parallel row dies of SIGSEGV "
-                                       "after its first step, while rank 0 waits for it in the next all-reduce"}
+                                       "after its first step, while rank 0 waits for it in the next all-reduce",
+                 "abort_at_exit": "a tiny CNN, except that every rank of a data-parallel row aborts in Python's "
+                                  "finalization, as gloo's worker threads can make it do"}
 for _name, _description in FAILURE_MODES.items():
     _spec(_name, _description)
 
@@ -87,6 +90,16 @@ def _segfault_on_rank_1():
 
         task.objectives = first_step_then_segfault
     return task
+
+
+@implements("torch", "abort_at_exit")
+def _abort_at_exit():
+    """Python's finalization in a rank aborts, as it does when a gloo worker thread releases its last work while
+    the interpreter finalizes (see engine/worker.py): an exit handler that calls abort() stands in for that race,
+    which needs a busy machine to show."""
+    if "RANK" in os.environ:
+        atexit.register(os.abort)
+    return tiny_cnn_task()
 
 
 @implements("torch", "segfault")

@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from pydantic import BaseModel
 
@@ -199,6 +199,13 @@ def main(argv: list[str]) -> int:
     if (agent := os.environ.get(AGENT_VARIABLE)) is not None:  # a rank: it ends with torchrun's launcher
         die_with_parent(int(agent), None)
     spec = RunSpec.model_validate_json(Path(arguments.path).read_text())
+    code = run_and_reply(spec)
+    if spec.data_parallel:
+        end_rank(code)
+    return code
+
+
+def run_and_reply(spec: RunSpec) -> int:
     for module in spec.plugins:
         importlib.import_module(module)
     try:
@@ -217,6 +224,17 @@ def main(argv: list[str]) -> int:
     if not spec.data_parallel or _global_rank() == 0:
         write_reply(spec.reply_path, WorkerReply(status="ok", output=output))
     return 0
+
+
+def end_rank(code: int) -> NoReturn:
+    """A rank ends without Python's finalization: what it reports is on disk by now. Finalization races gloo's
+    worker threads, kept alive by the process group that DistributedDataParallel still holds: one that releases
+    its last collective's Python objects after the main thread has moved on wants the GIL while the interpreter
+    finalizes, is ended by pthread_exit, and the unwind through a C++ destructor aborts the process. A rank that
+    had measured every step then died of SIGABRT and failed its row (about 1 exit in 8 on two busy cores)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
