@@ -23,9 +23,9 @@ class Scripted:
     """A measure whose step times and losses come from a table, and a clock that advances by each trial's cost."""
 
     def __init__(self, seconds: dict, losses: dict | None = None, standard: dict | None = None,
-                 failures: dict | None = None, overhead: float = 5.0):
+                 failures: dict | None = None, overhead: float = 5.0, compile_seconds: float = 20.0):
         self.seconds, self.losses, self.standard = seconds, losses or {}, standard or {}
-        self.failures, self.overhead = failures or {}, overhead
+        self.failures, self.overhead, self.compile_seconds = failures or {}, overhead, compile_seconds
         self.now, self.calls = 0.0, []
 
     def clock(self) -> float:
@@ -36,7 +36,7 @@ class Scripted:
         if plan not in self.seconds and plan.compile != "off":  # a compile the table leaves out: 20% slower
             self.seconds[plan] = 1.2 * self.seconds[dataclasses.replace(plan, compile="off")]
         step = self.standard.get(plan, self.seconds[plan]) if final else self.seconds[plan]
-        compile_seconds = 20.0 if plan.compile != "off" else 0.0
+        compile_seconds = self.compile_seconds if plan.compile != "off" else 0.0
         if plan in self.failures:
             self.now += self.overhead
             return Trial(plan, [], [], [], self.overhead, failure=self.failures[plan])
@@ -50,7 +50,8 @@ class Scripted:
             return Trial(plan, [], [], [], timeout, failure=f"timeout: no result after {timeout:g} s; worker killed")
         self.now += cost
         losses = [self.losses.get(plan, 2.30)] * steps
-        return Trial(plan, [step] * steps, losses, [step + compile_seconds] * rule.warmup_steps, cost,
+        warmup = [step + compile_seconds] + [step] * (rule.warmup_steps - 1)  # the first warm-up step compiles
+        return Trial(plan, [step] * steps, losses, warmup, cost,
                      stopped_by="clearly losing" if gave_up else None)
 
 
@@ -366,6 +367,18 @@ def test_a_tight_budget_reaches_the_runtime_switch_before_the_compile():
     assert by_plan(result, TCMALLOC).samples
     compiles = [c for c in result.candidates if c.stage == "compile"]
     assert compiles and all(c.verdict == "not tried" for c in compiles)
+
+
+def test_a_compile_that_cannot_fit_what_is_left_is_not_started_once_the_search_has_compiled():
+    """A cold compile took 60 s; with 43 s left the next one is not started, where it once ran into the
+    budget's end and wasted those 43 s."""
+    measure = Scripted({BASE: 1.0, CL: 0.9}, compile_seconds=60.0)
+    result = search(measure, budget_seconds=130, confirm=False)
+    first, second = [c for c in result.candidates if c.stage == "compile"]
+    assert first.plan == dataclasses.replace(CL, compile="default") and first.samples
+    assert second.verdict == "not tried" and "about 69 s" in second.reason
+    assert second.plan not in [plan for plan, *_ in measure.calls]
+    assert measure.now < 90  # the search ended when nothing more fitted, not at the budget's end
 
 
 def test_a_search_goes_on_where_an_earlier_one_stopped():

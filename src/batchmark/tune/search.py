@@ -100,9 +100,10 @@ class SearchSettings:
     # for the search itself.
     budget_factor: float = 5.0
     budget_seconds: float | None = None  # an absolute budget instead of the factor
-    # A compile is tried only if the budget left covers a short trial plus this much: torch.compile from its
-    # warm on-disk cache took 5-23 s per model here, XLA 17-106 s. A longer (cold) compile is cut off by the
-    # trial's timeout, which is what is left of the budget.
+    # A compile is tried only if the budget left covers a short trial plus what a compile costs: this much until
+    # the search has compiled once, then what its last compile took. torch.compile from its warm on-disk cache
+    # took 5-23 s per model here, XLA 17-106 s, a cold torch.compile 40-100 s; whether the cache is warm cannot be
+    # told beforehand. A compile that runs longer is cut off by the trial's timeout, what is left of the budget.
     compile_estimate_seconds: float = 10.0
     min_gain: float = 0.03  # a plan must beat the baseline by 3% at the standard count to replace it
     # A short trial whose timed step is this many times the best median so far stops there: it is clearly losing
@@ -208,6 +209,7 @@ class Search:
                         for plan, trials in (earlier or {}).items() if plan != space.baseline}
         self.short_rule = StopRule(settings.short_warmup, 0.0, settings.short_steps, settings.short_steps)
         self.candidates: list[Candidate] = []
+        self.compile_seconds: float | None = None  # what this search's last compile took (at least)
 
     # -- budget ------------------------------------------------------------------------------------
     def _spent(self) -> float:
@@ -245,13 +247,14 @@ class Search:
         trial (a compile, a slow runtime, a worker that starts slower than the baseline's) runs past the budget.
         A trial an earlier search of the same key left is taken instead, in the order it was measured."""
         left = self._left() - self._reserve()
-        needed = self._short_cost() + (self.settings.compile_estimate_seconds if compiled else 0.0)
+        needed = self._short_cost() + (self._compile_estimate() if compiled else 0.0)
         best = min((c.median for c in self._ranked()), default=None)
         if self.earlier.get(candidate.plan):
             trial = self.earlier[candidate.plan].pop(0)
             self.say(f"{candidate.plan.describe()}: {len(trial.step_seconds)} step(s) from the earlier search")
             candidate.trials.append(trial)
             self._judge(candidate, trial, best, left, compiled)
+            self._learn_compile(trial, compiled)
             return trial
         if left < needed:
             if not candidate.samples:  # a survivor of an earlier round keeps what it measured
@@ -266,7 +269,23 @@ class Search:
         trial = self.measure(candidate.plan, rule, timeout=left, final=False)
         candidate.trials.append(trial)
         self._judge(candidate, trial, best, left, compiled)
+        self._learn_compile(trial, compiled)
         return trial
+
+    def _compile_estimate(self) -> float:
+        return self.settings.compile_estimate_seconds if self.compile_seconds is None else self.compile_seconds
+
+    def _learn_compile(self, trial: Trial, compiled: bool) -> None:
+        """What a compile costs here, from a compiled plan's first trial: its warm-up beyond the baseline's (the
+        first warm-up step compiles), or all of a trial the budget cut off. The next compile of the same model
+        costs about as much: a cold cache stays cold for a graph it has not seen. Without this, a cold compile
+        started with 30-40 s of budget left ran into the timeout and wasted them."""
+        if not compiled:
+            return
+        if trial.ok or trial.stopped_by == "clearly losing":
+            self.compile_seconds = max(0.0, sum(trial.warmup_seconds) - self.baseline_warmup)
+        elif trial.failure and trial.failure.startswith("timeout"):
+            self.compile_seconds = trial.wall_seconds
 
     def _judge(self, candidate: Candidate, trial: Trial, best: float | None, left: float, compiled: bool) -> None:
         """The verdict a trial settles by itself: clearly losing, failed, or over the budget."""
