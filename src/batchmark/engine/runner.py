@@ -31,7 +31,7 @@ from batchmark.engine.data_parallel import (DataParallel, apply_scaling, group_f
 from batchmark.engine.lifetime import Lifeline, interruption, owned_folder
 from batchmark.engine.profiles import Profile
 from batchmark.engine.timing import StopRule
-from batchmark.engine.stats import stability_warnings, summarize
+from batchmark.engine.stats import stability_warnings, summarize, warmup_above_steady
 from batchmark.engine.worker import RunSpec, WorkerReply
 from batchmark.machine import Fingerprint
 from batchmark.frameworks import FRAMEWORKS, get_framework, installed_version
@@ -257,8 +257,7 @@ def make_row(job: Job, output: WorkerOutput | None, failure: Failure | None) -> 
     statistics = summarize(output.step_seconds)
     compile_seconds = None
     if job.plan.compile != "off":
-        # What warm-up cost above the steady state: compilation, autotuning, recompiles.
-        compile_seconds = sum(max(0.0, seconds - statistics.median) for seconds in output.warmup_seconds)
+        compile_seconds = warmup_above_steady(output.warmup_seconds, statistics.median)
     row = Row(
         status="ok", measured=output, statistics=statistics,
         warnings=[RowWarning(code=code.value, message=message) for code, message in stability_warnings(

@@ -104,6 +104,11 @@ def grouped_median_ratio_ci(groups_a: list[list[float]], groups_b: list[list[flo
     return float(np.median(pooled_b) / np.median(pooled_a)), float(low), float(high)
 
 
+def warmup_above_steady(warmup_seconds: list[float], steady_seconds: float) -> float:
+    """What warm-up cost above the steady step: compilation, autotuning, recompiles."""
+    return sum(max(0.0, seconds - steady_seconds) for seconds in warmup_seconds)
+
+
 def summarize(samples: list[float]) -> Statistics:
     if not samples:
         raise ValueError("no samples to summarize")

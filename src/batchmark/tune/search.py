@@ -36,7 +36,7 @@ from batchmark.plans import Plan
 from batchmark.errors import TuneFailed
 from batchmark.engine.budget import SHORT_TRIAL_STEPS
 from batchmark.engine.profiles import PROFILES, Profile
-from batchmark.engine.stats import grouped_median_ratio_ci, median_ratio_ci
+from batchmark.engine.stats import grouped_median_ratio_ci, median_ratio_ci, warmup_above_steady
 from batchmark.engine.timing import StopRule
 from batchmark.tune.numerics import loss_gap
 from batchmark.tune.space import KERNEL_SWITCHES, LATER_SWITCHES, SearchSpace
@@ -252,9 +252,7 @@ class Search:
         if self.earlier.get(candidate.plan):
             trial = self.earlier[candidate.plan].pop(0)
             self.say(f"{candidate.plan.describe()}: {len(trial.step_seconds)} step(s) from the earlier search")
-            candidate.trials.append(trial)
-            self._judge(candidate, trial, best, left, compiled)
-            self._learn_compile(trial, compiled)
+            self._take(candidate, trial, best, left, compiled)
             return trial
         if left < needed:
             if not candidate.samples:  # a survivor of an earlier round keeps what it measured
@@ -267,23 +265,27 @@ class Search:
             rule = dataclasses.replace(rule, give_up_above=best * self.settings.clearly_losing)
         self.say(f"measuring {candidate.plan.describe()} ({rule.min_steps} steps)")
         trial = self.measure(candidate.plan, rule, timeout=left, final=False)
+        self._take(candidate, trial, best, left, compiled)
+        return trial
+
+    def _take(self, candidate: Candidate, trial: Trial, best: float | None, left: float, compiled: bool) -> None:
+        """A trial, measured now or by an earlier search, joins its candidate."""
         candidate.trials.append(trial)
         self._judge(candidate, trial, best, left, compiled)
         self._learn_compile(trial, compiled)
-        return trial
 
     def _compile_estimate(self) -> float:
         return self.settings.compile_estimate_seconds if self.compile_seconds is None else self.compile_seconds
 
     def _learn_compile(self, trial: Trial, compiled: bool) -> None:
-        """What a compile costs here, from a compiled plan's first trial: its warm-up beyond the baseline's (the
+        """What a compile costs here, from a compiled plan's first trial: its warm-up above its steady step (the
         first warm-up step compiles), or all of a trial the budget cut off. The next compile of the same model
         costs about as much: a cold cache stays cold for a graph it has not seen. Without this, a cold compile
         started with 30-40 s of budget left ran into the timeout and wasted them."""
         if not compiled:
             return
-        if trial.ok or trial.stopped_by == "clearly losing":
-            self.compile_seconds = max(0.0, sum(trial.warmup_seconds) - self.baseline_warmup)
+        if trial.ok:  # a clearly losing trial too: it has its one step
+            self.compile_seconds = warmup_above_steady(trial.warmup_seconds, statistics.median(trial.step_seconds))
         elif trial.failure and trial.failure.startswith("timeout"):
             self.compile_seconds = trial.wall_seconds
 
