@@ -9,11 +9,14 @@ for `accelerate()`. It proceeds cheapest first:
    better half gets more steps;
 3. each kernel-library and allocator switch (allocator, oneDNN, MLX's BLAS) on its own on the best eager plan:
    they compile nothing, and on a cold compile cache the compiles used to spend the budget first (tcmalloc,
-   1.06-1.45x on every CNN here, went untried in every cold search while compiles lost or tied);
+   1.06-1.45x on every CNN here, went untried in every cold search while compiles lost or tied). A switch that
+   one process put close to the plan (within 20%, either way) is measured in a second process, and so is the
+   plan: one process of each cannot rank a 7% gain against a median that drifts up to 20% between processes;
 4. the compiler, on the best uncompiled plan of each memory layout, a winning switch of 3 included (compiles
    cost tens of seconds here), with a timeout of what is left of the budget; then the other runtime switches
    (OpenMP's wait policy and binding, Adam's implementation, the attention kernel), each on its own on the best
-   plan so far: they were level with the default or slower on every workload here, so they come last;
+   plan so far: they were level with the default or slower on every workload here, so they come last (a close
+   one gets its second process too);
 5. the fastest plan whose losses agree with fp32 is re-measured at the standard step count, alongside
    the baseline measured the same way, in two processes each in the order A B B A: short trials only rank
    plans (their first steps run slow, so a short baseline flatters every speedup), and a plan's median drifts
@@ -120,6 +123,11 @@ class SearchSettings:
     # Try each runtime switch (allocator, OpenMP, Adam's implementation, oneDNN) on the best plan. They are set in
     # a worker's environment before the framework loads: accelerate(), which tunes in the user's process, cannot.
     runtime: bool = True
+    # A runtime switch whose first process put it within this much of the plan it was tried on, faster or slower,
+    # gets a second process, and so does that plan: a plan's median drifts between processes (up to ~20% on
+    # MobileNetV3 here), and one process of each ranked TensorFlow's jemalloc 1.12x slower on MobileNetV3 where
+    # standard rows measured it 1.07x faster. A switch further off is decided by its one process.
+    recheck_within: float = 0.2
     loss_tolerance: float = 0.05  # relative gap of the loss after the short trial's steps against fp32
 
 
@@ -376,11 +384,31 @@ class Search:
         if not self.settings.runtime:
             return
         best = self._ranked()[0] if self._ranked() else baseline
+        measured = []
         for plan in self.space.runtime_variants(best.plan, switches):
             candidate = Candidate(plan, "runtime")
             self.candidates.append(candidate)
             if self._try(candidate, self.short_rule, compiled=plan.compile != "off") is not None:
                 self._check_numerics(candidate)
+                measured.append(candidate)
+        self._recheck(best, measured)
+
+    def _recheck(self, plan: Candidate, switches: list[Candidate]) -> None:
+        """A second process of each switch that its first could not rank against `plan` (within `recheck_within`
+        of it, either way), in the reverse order, then one more of `plan`: A B1 B2 B2 B1 A, so that a drift
+        steady over the stage weighs on both sides of each comparison alike. Each candidate's median pools its
+        processes. A recheck the budget cannot cover is skipped: the first process stands."""
+        if plan.median is None:
+            return
+        close = [c for c in switches if c.verdict == "measured" and c.samples and len(c.trials) == 1
+                 and abs(c.median / plan.median - 1) <= self.settings.recheck_within]
+        if not close:
+            return
+        self.say(f"{len(close)} switch(es) within {self.settings.recheck_within:.0%} of {plan.plan.describe()}: "
+                 f"a second process of each, and of it")
+        for candidate in reversed(close):
+            self._try(candidate, self.short_rule, compiled=candidate.plan.compile != "off")
+        self._try(plan, self.short_rule, compiled=plan.plan.compile != "off")
 
     def _compile_candidates(self, baseline: Candidate) -> list[Plan]:
         """The compiler on the best uncompiled plan of each memory layout (a runtime switch that won is kept), the
