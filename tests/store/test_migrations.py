@@ -165,3 +165,49 @@ def test_the_data_version_starts_at_zero_and_each_submission_raises_it(database_
     queries.submit(history, run, hashlib.sha256(run.model_dump_json().encode()).hexdigest(), token.id, [])
     assert data_version.current(history.engine) == 1
     history.close()
+
+
+def test_0009_gives_capped_runs_their_own_machine_per_owner_and_back(database_url):
+    """Runs made with the instruction sets capped move to the machine the code now makes for them (the same
+    identity, so the next capped run joins them), one per owner as 0006 made them; downgrading moves them back."""
+    from batchmark.machine import CpuFingerprint, Fingerprint
+    from batchmark.store.convert import hardware_of, machine_identity, owned_identity
+
+    limits = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    fingerprint = Fingerprint(hostname="box", cpu=CpuFingerprint(model="cpu"))
+    hardware = hardware_of(fingerprint)
+    capped = machine_identity(hardware_of(fingerprint.model_copy(update={"isa_limits": limits})))
+    engine = engine_for(database_url)
+    upgrade(engine, "0008")
+    tables = sqlalchemy.MetaData()
+    tables.reflect(engine)
+    t = tables.tables
+    with engine.begin() as connection:
+        first, second = (connection.execute(t["machines"].insert().values(
+            identity=identity, hostname="box", cpu_model="cpu", gpus="", hardware=hardware, owner_token_id=owner))
+            .inserted_primary_key[0] for identity, owner in ((machine_identity(hardware), 1),
+                                                             (owned_identity(machine_identity(hardware), 2), 2)))
+        for run, machine, environment in ((1, first, {}), (2, first, {"isa_limits": limits}),
+                                          (3, first, {"isa_limits": limits}), (4, second, {"isa_limits": limits})):
+            connection.execute(t["runs"].insert().values(
+                id=run, run_id=f"run-{run}", machine_id=machine, schema_version=1, batchmark_version="0.1.0",
+                profile="standard", command=[], started_at=dt.datetime(2026, 1, run), interrupted=False,
+                environment=environment))
+
+    def homes():
+        with engine.connect() as connection:
+            return {run_id: (identity, cpu_model, owner) for run_id, identity, cpu_model, owner in connection.execute(
+                sqlalchemy.text("SELECT run_id, identity, cpu_model, owner_token_id FROM runs "
+                                "JOIN machines ON machines.id = runs.machine_id"))}
+
+    before = homes()
+    upgrade(engine, "0009")
+    after = homes()
+    assert after["run-1"] == before["run-1"]
+    assert after["run-2"] == after["run-3"] == (capped, "cpu (capped: ONEDNN_MAX_CPU_ISA=AVX2)", 1)
+    assert after["run-4"] == (owned_identity(capped, 2), "cpu (capped: ONEDNN_MAX_CPU_ISA=AVX2)", 2)
+
+    downgrade(engine, "0008")
+    assert homes() == before
+    upgrade(engine, "0009")
+    assert homes() == after

@@ -12,6 +12,8 @@ from batchmark.results import (Calibration, Failure, NotRun, ResultsFile, Row, R
                                WorkerOutput, apply_energy, apply_peaks, apply_speedups)
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
 
+MODEL_LENGTH = Machine.cpu_model.type.length  # the column's
+
 MEASURED_COLUMNS = ("setup_seconds", "peak_memory_bytes", "memory_kind", "forward_flops_per_sample",
                     "train_flops_per_sample", "device_name", "framework_version", "threads", "stopped_by",
                     "precision_target", "distributed_backend")
@@ -28,7 +30,7 @@ def hardware_of(machine: Fingerprint) -> dict:
     cpu = machine.cpu
     # Keys and values exactly as when the fingerprint was a dict: the identity hash of a stored machine must
     # not change, or its next run would become a second machine.
-    return {
+    hardware = {
         "hostname": machine.hostname,
         "cpu": {key: getattr(cpu, key) for key in ("model", "arch", "flags", "physical_cores", "logical_cores")},
         "memory_bytes": machine.memory_bytes,
@@ -36,6 +38,21 @@ def hardware_of(machine: Fingerprint) -> dict:
                  for gpu in machine.gpus],
         "system": machine.os.system,
     }
+    # A CPU whose kernels were capped to fewer instruction sets (ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU) is
+    # another machine as far as its numbers go: 1.5-2x slower here, without bf16. Only when capped, so that an
+    # uncapped machine keeps its identity (migration 0009 moves the capped runs kept before).
+    if machine.isa_limits:
+        hardware["isa_limits"] = dict(machine.isa_limits)
+    return hardware
+
+
+def cpu_model_of(hardware: dict) -> str:
+    """The CPU's name as listings show it, with its caps when capped (`hardware_of`): the listings show the
+    model, and a capped entry must not read as the same machine as its uncapped one."""
+    model = str(hardware["cpu"]["model"] or "unknown")
+    if hardware.get("isa_limits"):
+        model += " (capped: " + ", ".join(f"{name}={value}" for name, value in hardware["isa_limits"].items()) + ")"
+    return model[:MODEL_LENGTH]
 
 
 def machine_identity(hardware: dict) -> str:
@@ -52,7 +69,7 @@ def new_machine(fingerprint: Fingerprint) -> Machine:
     hardware = hardware_of(fingerprint)
     return Machine(
         identity=machine_identity(hardware), hostname=str(hardware["hostname"] or "unknown"),
-        cpu_model=str(hardware["cpu"]["model"] or "unknown"), logical_cores=hardware["cpu"]["logical_cores"],
+        cpu_model=cpu_model_of(hardware), logical_cores=hardware["cpu"]["logical_cores"],
         memory_bytes=hardware["memory_bytes"], gpus=", ".join(gpu["name"] or "?" for gpu in hardware["gpus"]),
         hardware=hardware,
     )
