@@ -32,7 +32,7 @@ import batchmark
 from batchmark.engine.stats import grouped_median_ratio_ci
 from batchmark.plans import Plan
 from batchmark.frameworks.runtime import available_allocators
-from batchmark.machine import cpu_has_fast_bf16, fingerprint
+from batchmark.machine import cpu_has_fast_bf16, describe_limits, fingerprint
 from batchmark.results import ResultsFile, load_results
 from batchmark.tune.workload import switches
 from batchmark.workloads.registry import workload_names
@@ -181,7 +181,7 @@ def main() -> None:
     bf16 = cpu_has_fast_bf16()  # False under a oneDNN cap below bf16 (ONEDNN_MAX_CPU_ISA=AVX2)
     machine = fingerprint()
     if machine.isa_limits:
-        print("instruction sets capped: " + ", ".join(f"{k}={v}" for k, v in machine.isa_limits.items()))
+        print("instruction sets capped: " + describe_limits(machine.isa_limits))
     start = time.monotonic()
     batchmark.tune_workloads(workloads, frameworks, budget=options.tune_budget)
     print(f"tuning: {time.monotonic() - start:.0f} s")

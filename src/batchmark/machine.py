@@ -123,6 +123,11 @@ def isa_limits() -> dict[str, str]:
     return {name: os.environ[name] for name in ISA_LIMIT_VARIABLES if os.environ.get(name)}
 
 
+def describe_limits(limits: dict[str, str]) -> str:
+    """Instruction-set caps as people set them: `ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2`."""
+    return ", ".join(f"{name}={value}" for name, value in limits.items())
+
+
 def cpu_has_fast_bf16() -> bool:
     """bf16 arithmetic in hardware: AVX-512 BF16 or AMX on x86, the BF16 extension on Arm; and not capped away by
     a oneDNN instruction-set limit below it."""

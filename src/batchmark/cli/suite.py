@@ -64,6 +64,7 @@ def list_command() -> None:
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerprint as JSON.")] = False) -> None:
     """This machine's fingerprint: CPU, cores, memory, GPUs, OS, framework versions."""
     from batchmark.api.availability import machine_info
+    from batchmark.machine import describe_limits
 
     machine, frameworks = machine_info()
     if as_json:
@@ -74,8 +75,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print the fingerp
         ("CPU", f"{cpu.model} ({cpu.arch}), {cpu.physical_cores} physical / {cpu.logical_cores} logical cores, "
                 f"{cpu.usable_cores} usable"),
         ("flags", ", ".join(cpu.flags) or "none of interest"),
-        *([("ISA capped", ", ".join(f"{name}={value}" for name, value in machine.isa_limits.items())
-            + ": the kernels may not use the whole CPU")] if machine.isa_limits else []),
+        *([("ISA capped", describe_limits(machine.isa_limits) + ": the kernels may not use the whole CPU")] if machine.isa_limits else []),
         ("memory", f"{(machine.memory_bytes or 0) / 2**30:.1f} GiB"),
         ("GPUs", ", ".join(f"{gpu.name} (driver {gpu.driver})" for gpu in machine.gpus) or "none"),
         ("OS", str(machine.os.platform)),

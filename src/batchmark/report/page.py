@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from batchmark import wording
 from batchmark.files import write_atomically
-from batchmark.machine import Fingerprint
+from batchmark.machine import Fingerprint, describe_limits
 from batchmark.report.charts import batch_text, build_figures, is_measured, run_labels, samples_per_second_text
 from batchmark.report.tones import css_class, said
 from batchmark.results import FLOP_CONVENTION, ResultsFile, Row
@@ -156,7 +156,7 @@ def machine_facts(fingerprint: Fingerprint) -> list[tuple[str, str]]:
         ("Cores", f"{cpu.physical_cores or '?'} physical · {cpu.logical_cores or '?'} logical · "
                   f"{cpu.usable_cores or '?'} usable" if known_cpu else None),
         ("CPU flags", ", ".join(cpu.flags) or None),
-        ("ISA capped", ", ".join(f"{name}={value}" for name, value in fingerprint.isa_limits.items()) or None),
+        ("ISA capped", describe_limits(fingerprint.isa_limits) or None),
         ("Memory", wording.human_bytes(fingerprint.memory_bytes) if fingerprint.memory_bytes else None),
         ("GPUs", "; ".join(gpus) or "none"),
         ("OS", f"{system.system or ''} {system.release or ''}".strip() or None),

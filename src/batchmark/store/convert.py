@@ -7,7 +7,7 @@ import hashlib
 import json
 import struct
 
-from batchmark.machine import Fingerprint
+from batchmark.machine import Fingerprint, describe_limits
 from batchmark.results import (Calibration, Failure, NotRun, ResultsFile, Row, RowWarning, Screening, Statistics,
                                WorkerOutput, apply_energy, apply_peaks, apply_speedups)
 from batchmark.store.tables import SAMPLE_SERIES, STATISTICS_COLUMNS, Machine, Result, Run, Sample
@@ -51,7 +51,7 @@ def cpu_model_of(hardware: dict) -> str:
     model, and a capped entry must not read as the same machine as its uncapped one."""
     model = str(hardware["cpu"]["model"] or "unknown")
     if hardware.get("isa_limits"):
-        model += " (capped: " + ", ".join(f"{name}={value}" for name, value in hardware["isa_limits"].items()) + ")"
+        model += f" (capped: {describe_limits(hardware['isa_limits'])})"
     return model[:MODEL_LENGTH]
 
 
